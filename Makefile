@@ -1,0 +1,40 @@
+# Thin entry points over CMake presets (see CMakePresets.json). The two that
+# matter:
+#   make demo   build, then synth -> prepare -> 5-fold CV -> ablation, on the built-in data
+#   make test   build, then every test suite through ctest
+# LYRE_PRESET picks the preset (release by default; CI uses `ci`, which
+# requires the CUDA backend to compile).
+LYRE_PRESET ?= release
+BUILD_DIR := build/$(LYRE_PRESET)
+LYRE := $(BUILD_DIR)/lyre
+JOBS ?= $(shell nproc)
+
+.PHONY: all deps configure build demo test test-gpu sanitize clean
+
+all: build
+
+deps:
+	@.ci/deps.sh
+
+configure: deps
+	cmake --preset $(LYRE_PRESET) $(LYRE_CMAKE_ARGS)
+
+build: configure
+	cmake --build --preset $(LYRE_PRESET) -j $(JOBS)
+
+demo: build
+	$(LYRE) prepare --config configs/demo.yaml
+	$(LYRE) inspect build/demo/prepared
+
+test: build
+	ctest --preset $(LYRE_PRESET) -j $(JOBS)
+
+# The CUDA suites alone (on a machine with a GPU), under compute-sanitizer.
+test-gpu: build
+	compute-sanitizer --tool memcheck --error-exitcode 1 ctest --preset gpu
+
+sanitize:
+	cmake --preset sanitize && cmake --build --preset sanitize -j $(JOBS) && ctest --preset sanitize -j $(JOBS)
+
+clean:
+	rm -rf build

@@ -1,0 +1,45 @@
+// Helpers shared by the test suites.
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <string_view>
+
+namespace lyre::test {
+
+// A fresh temporary directory, removed with everything in it on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+  std::filesystem::path operator/(std::string_view name) const { return path_ / name; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Writes bytes exactly as given (no newline translation); returns the path.
+std::filesystem::path write_file(const std::filesystem::path& path, std::string_view content);
+std::string read_file(const std::filesystem::path& path);
+
+inline std::filesystem::path source_dir() { return LYRE_SOURCE_DIR; }
+inline std::filesystem::path test_data_dir() { return LYRE_TEST_DATA_DIR; }
+inline std::filesystem::path shared_real_dir() { return LYRE_SHARED_REAL_DIR; }
+inline std::filesystem::path lyre_binary() { return LYRE_BINARY; }
+
+// Runs a shell command; returns its exit status and captured stdout+stderr.
+struct CommandResult {
+  int exit_code = -1;
+  std::string output;
+};
+CommandResult run_command(const std::string& command);
+
+// Flips one byte of a file in place (for corruption tests).
+void flip_byte(const std::filesystem::path& path, std::size_t offset);
+// Cuts a file to `size` bytes.
+void truncate_file(const std::filesystem::path& path, std::size_t size);
+
+}  // namespace lyre::test
