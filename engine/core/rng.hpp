@@ -10,6 +10,10 @@
 
 namespace lyre {
 
+// 128-bit products for Lemire's unbiased range reduction (a GCC/Clang
+// extension, spelled so that -Wpedantic accepts it).
+__extension__ using uint128 = unsigned __int128;
+
 // SplitMix64: seeds other generators and derives independent sub-seeds
 // ("seed for fold 3's shuffle") from one user seed.
 constexpr std::uint64_t splitmix64(std::uint64_t x) {
@@ -54,12 +58,12 @@ class Rng {
   // Uniform integer in [0, n), without modulo bias (Lemire's method).
   std::uint64_t below(std::uint64_t n) {
     if (n == 0) return 0;
-    unsigned __int128 m = static_cast<unsigned __int128>(next_u64()) * n;
+    uint128 m = static_cast<uint128>(next_u64()) * n;
     auto low = static_cast<std::uint64_t>(m);
     if (low < n) {
       const std::uint64_t threshold = (0 - n) % n;
       while (low < threshold) {
-        m = static_cast<unsigned __int128>(next_u64()) * n;
+        m = static_cast<uint128>(next_u64()) * n;
         low = static_cast<std::uint64_t>(m);
       }
     }
