@@ -21,6 +21,7 @@
 //     it is dropped.
 #pragma once
 
+#include <bitset>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -70,6 +71,9 @@ class LyricsCleaner {
 
  private:
   const std::unordered_set<std::string>* stopwords_;
+  // Shapes (length, first and last byte) of the stopwords: a word whose shape
+  // is absent skips the hash lookup, which is most words.
+  std::bitset<4096> stopword_shapes_;
 };
 
 }  // namespace lyre::data
