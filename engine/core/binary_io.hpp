@@ -140,6 +140,9 @@ class BinaryReader {
     return s;
   }
 
+  // Mirrors BinaryWriter::align8().
+  void align8() { skip_padding("alignment"); }
+
   // Every reader calls this last: trailing garbage means a writer/reader mismatch.
   void expect_end() const {
     if (offset_ != payload_.size())

@@ -74,6 +74,16 @@ std::string closest_match(std::string_view word, std::span<const std::string> ca
   return best;
 }
 
+std::string csv_field(std::string_view text) {
+  if (text.find_first_of(",\"\n\r") == std::string_view::npos) return std::string(text);
+  std::string out = "\"";
+  for (char c : text) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
 std::string with_thousands(unsigned long long value) {
   std::string digits = std::to_string(value);
   std::string out;

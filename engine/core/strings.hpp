@@ -19,6 +19,10 @@ std::size_t edit_distance(std::string_view a, std::string_view b);
 // The closest candidate within a small distance, or "" if none is close.
 std::string closest_match(std::string_view word, std::span<const std::string> candidates);
 
+// One CSV field as RFC 4180 wants it: quoted (quotes doubled) when it holds a
+// comma, quote or line break.
+std::string csv_field(std::string_view text);
+
 // "1,234,567": counts in logs and reports are read by people.
 std::string with_thousands(unsigned long long value);
 
