@@ -1,0 +1,219 @@
+#!/usr/bin/python3
+"""Golden values for tests/test_reference_parity.cpp, from an independent
+PyTorch implementation of the Lyre model (engine/model/model_spec.hpp).
+
+The model is built from PyTorch's own layers in float64: nn.Embedding with
+padding_idx=0, nn.LSTM over pack_padded_sequence (so padding never reaches it),
+additive attention with a masked softmax, the pooling variants, inverted
+dropout whose mask is Lyre's Philox4x32-10 ported below (so both sides drop the
+same elements), nn.Linear and F.cross_entropy. For each variant it writes
+tests/data/golden/<variant>.json with the inputs, every parameter and every
+parameter gradient under the canonical names of engine/model/param_layout.hpp
+(row-major, flattened), the logits and the mean loss, and the parameters after
+a few Adam steps (torch.optim.Adam, preceded by clip_grad_norm_ where the
+variant clips) taken with the same gradients.
+
+Regenerate (needs PyTorch and NumPy; Debian: python3-torch python3-numpy):
+    /usr/bin/python3 tests/reference/make_golden.py
+from the repository root. The output is deterministic; CI only reads the JSON.
+"""
+
+import json
+import math
+import pathlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+
+OUT_DIR = pathlib.Path(__file__).resolve().parent.parent / "data" / "golden"
+MASK32 = 0xFFFFFFFF
+DIGITS = 15  # significant digits kept in the JSON (float64 carries ~16)
+
+
+# ---- Philox4x32-10, as engine/core/philox.hpp --------------------------------------
+def philox4x32_10(counter, key):
+    c0, c1, c2, c3 = counter & MASK32, (counter >> 32) & MASK32, 0, 0
+    k0, k1 = key & MASK32, (key >> 32) & MASK32
+    for _ in range(10):
+        p0 = 0xD2511F53 * c0
+        p1 = 0xCD9E8D57 * c2
+        c0, c1, c2, c3 = ((p1 >> 32) ^ c1 ^ k0) & MASK32, p1 & MASK32, \
+            ((p0 >> 32) ^ c3 ^ k1) & MASK32, p0 & MASK32
+        k0 = (k0 + 0x9E3779B9) & MASK32
+        k1 = (k1 + 0xBB67AE85) & MASK32
+    return c0, c1, c2, c3
+
+
+def dropout_keep(seed, index, p):
+    word = philox4x32_10(index >> 2, seed)[index & 3]
+    return (word >> 8) / 16777216.0 >= p
+
+
+# ---- the model ------------------------------------------------------------------
+class LyreModel(nn.Module):
+    def __init__(self, cfg):
+        super().__init__()
+        self.cfg = cfg
+        hout = cfg["hidden"] * (2 if cfg["bidirectional"] else 1)
+        self.embedding = nn.Embedding(cfg["vocab_size"], cfg["embed_dim"], padding_idx=0)
+        self.lstm = nn.LSTM(cfg["embed_dim"], cfg["hidden"], num_layers=cfg["layers"],
+                            bidirectional=cfg["bidirectional"])
+        for weight in self.lstm.parameters():
+            nn.init.uniform_(weight, -0.8, 0.8)
+        if cfg["attention"] == "additive":
+            # Wider than PyTorch's default inits (here and for the LSTM): with
+            # small, uniform scores the attention gradients (sums that cancel
+            # across the softmax) would be too small to compare in float.
+            self.attention = nn.Linear(hout, cfg["attention_dim"])
+            nn.init.uniform_(self.attention.weight, -2.0, 2.0)
+            self.attention_v = nn.Parameter(torch.empty(cfg["attention_dim"]).uniform_(-2.0, 2.0))
+        self.output = nn.Linear(hout, cfg["num_classes"])
+
+    def named_canonical(self):
+        """(canonical name, parameter) in the order of param_layout.hpp."""
+        cfg = self.cfg
+        yield "embedding", self.embedding.weight
+        for layer in range(cfg["layers"]):
+            for suffix in ([""] + (["_reverse"] if cfg["bidirectional"] else [])):
+                torch_suffix = f"_l{layer}{suffix}"
+                name = f"lstm.l{layer}{suffix}"
+                yield name + ".w_ih", getattr(self.lstm, "weight_ih" + torch_suffix)
+                yield name + ".w_hh", getattr(self.lstm, "weight_hh" + torch_suffix)
+                yield name + ".b_ih", getattr(self.lstm, "bias_ih" + torch_suffix)
+                yield name + ".b_hh", getattr(self.lstm, "bias_hh" + torch_suffix)
+        if cfg["attention"] == "additive":
+            yield "attention.w", self.attention.weight
+            yield "attention.b", self.attention.bias
+            yield "attention.v", self.attention_v
+        yield "output.w", self.output.weight
+        yield "output.b", self.output.bias
+
+    def forward(self, tokens, lengths, dropout_seed, dropout_offset):
+        cfg = self.cfg
+        steps, batch = tokens.shape
+        hidden = cfg["hidden"]
+        x = self.embedding(tokens)
+        packed = pack_padded_sequence(x, lengths, enforce_sorted=True)
+        y, _ = pad_packed_sequence(self.lstm(packed)[0], total_length=steps)  # [T, B, Hout], 0-padded
+        valid = torch.arange(steps)[:, None] < lengths[None, :]  # [T, B]
+        lengths_f = lengths.to(y.dtype)[:, None]
+        if cfg["attention"] == "additive":
+            u = torch.tanh(self.attention(y))
+            scores = (u @ self.attention_v).masked_fill(~valid, float("-inf"))
+            alpha = torch.softmax(scores, dim=0)
+            pooled = (alpha[:, :, None] * y).sum(0)
+            if cfg["pool"] == "mean":
+                pooled = pooled / lengths_f
+        elif cfg["pool"] == "mean":
+            pooled = y.sum(0) / lengths_f
+        else:
+            songs = torch.arange(batch)
+            final = y[lengths - 1, songs, :hidden]
+            if cfg["bidirectional"]:
+                final = torch.cat([final, y[0, :, hidden:]], dim=1)
+            pooled = final
+        p = cfg["dropout"]
+        if p > 0:
+            flat = pooled.numel()
+            keep = torch.tensor([dropout_keep(dropout_seed, dropout_offset + i, p)
+                                 for i in range(flat)]).reshape(pooled.shape)
+            pooled = pooled * keep.to(pooled.dtype) / (1.0 - p)
+        return self.output(pooled)
+
+
+def rounded(values):
+    return [float(f"{v:.{DIGITS}g}") for v in values]
+
+
+def flat(tensor):
+    return rounded(tensor.detach().reshape(-1).tolist())
+
+
+def make_variant(name, cfg, lengths, labels, adam, seed):
+    torch.manual_seed(seed)
+    model = LyreModel(cfg)
+    with torch.no_grad():  # inputs exactly as the JSON stores them
+        for _, param in model.named_canonical():
+            param.copy_(torch.tensor(flat(param)).reshape(param.shape))
+        model.embedding.weight[0].zero_()
+
+    steps, batch = max(lengths), len(lengths)
+    generator = np.random.default_rng(seed)
+    tokens = np.zeros((steps, batch), dtype=np.int64)
+    for b, length in enumerate(lengths):
+        tokens[:length, b] = generator.integers(1, cfg["vocab_size"], size=length)
+    tokens_t = torch.tensor(tokens)
+    lengths_t = torch.tensor(lengths, dtype=torch.int64)
+    labels_t = torch.tensor(labels, dtype=torch.int64)
+    dropout_seed, dropout_offset = 0x5EED0000 + seed, 1000 * seed
+
+    params = {n: flat(p) for n, p in model.named_canonical()}
+    logits = model(tokens_t, lengths_t, dropout_seed, dropout_offset)
+    loss = F.cross_entropy(logits, labels_t)
+    loss.backward()
+    grads = {n: flat(p.grad) for n, p in model.named_canonical()}
+
+    ordered = [p for _, p in model.named_canonical()]
+    grad_norm = math.sqrt(sum(float((p.grad ** 2).sum()) for p in ordered))
+    if adam["clip_norm"] == "half":  # make sure clipping takes effect
+        adam = dict(adam, clip_norm=float(f"{grad_norm / 2:.6g}"))
+    optimizer = torch.optim.Adam(ordered, lr=adam["lr"], betas=(adam["beta1"], adam["beta2"]),
+                                 eps=adam["eps"], weight_decay=adam["weight_decay"])
+    for _ in range(adam["steps"]):
+        if adam["clip_norm"] > 0:
+            torch.nn.utils.clip_grad_norm_(ordered, adam["clip_norm"])
+        optimizer.step()
+
+    golden = {
+        "variant": name,
+        "config": cfg,
+        "steps": steps,
+        "tokens": tokens.tolist(),
+        "lengths": lengths,
+        "labels": labels,
+        "dropout_seed": dropout_seed,
+        "dropout_offset": dropout_offset,
+        "params": params,
+        "logits": flat(logits),
+        "loss": rounded([loss.item()])[0],
+        "grads": grads,
+        "grad_norm": rounded([grad_norm])[0],
+        "adam": adam,
+        "adam_params": {n: flat(p) for n, p in model.named_canonical()},
+    }
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    path = OUT_DIR / f"{name}.json"
+    path.write_text(json.dumps(golden, separators=(",", ":")) + "\n")
+    print(f"{path}: loss {loss.item():.6f}, |grad| {grad_norm:.4f}")
+
+
+def main():
+    torch.set_default_dtype(torch.float64)
+    torch.set_num_threads(1)
+    base = {
+        "vocab_size": 23, "embed_dim": 6, "hidden": 5, "layers": 1, "bidirectional": False,
+        "attention": "additive", "attention_dim": 4, "pool": "mean",
+        # float32(0.2) as a double: the value the engine's float config carries.
+        "dropout": float(np.float32(0.2)), "num_classes": 3,
+    }
+    plain_adam = {"lr": 1e-3, "beta1": 0.9, "beta2": 0.999, "eps": 1e-8, "weight_decay": 0.0,
+                  "clip_norm": 0.0, "steps": 3}
+    decay_clip_adam = dict(plain_adam, lr=1e-2, weight_decay=0.01, clip_norm="half")
+    lengths, labels = [7, 5, 3, 1], [0, 2, 1, 2]
+    variants = [
+        ("primary", {}, plain_adam),
+        ("pool_none", {"pool": "none"}, decay_clip_adam),
+        ("no_attention_mean", {"attention": "none"}, plain_adam),
+        ("no_attention_none", {"attention": "none", "pool": "none", "bidirectional": True,
+                               "dropout": 0.0}, plain_adam),
+        ("bidirectional_2layers", {"bidirectional": True, "layers": 2}, decay_clip_adam),
+    ]
+    for seed, (name, changes, adam) in enumerate(variants, start=1):
+        make_variant(name, dict(base, **changes), lengths, labels, adam, seed)
+
+
+if __name__ == "__main__":
+    main()
