@@ -1,0 +1,56 @@
+// The run directory: everything a run leaves behind.
+//
+//   config.yaml            the resolved config (every key), what --resume reads
+//   run.json               host, backend, device, model, corpus, start time
+//   metrics.jsonl          one JSON line per (fold, epoch): train and validation metrics
+//   folds/fold-K/          checkpoint.bin, confusion_test.csv
+//   summary.json, summary.md   per-fold test metrics and mean ± std
+//   vocab.txt, genres.txt  copies, so `lyre predict --run DIR` needs nothing else
+//   report/index.html      curves and confusion heat maps (SVG), no external fetches
+// An ablation run holds one such directory per variant under variants/<name>/
+// plus ablation.md, ablation.csv and ablation.json.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "engine/config/config.hpp"
+
+namespace lyre {
+
+class RunDirectory {
+ public:
+  // <config.output>/<name>-<timestamp>, or `out` when given. An existing `out`
+  // must be empty: a finished run is never overwritten (use --resume).
+  static RunDirectory create(const ExperimentConfig& config, const std::filesystem::path& out);
+  // An existing run (resume, predict, report): must hold config.yaml.
+  static RunDirectory open(const std::filesystem::path& dir);
+  // A variant's directory below an ablation run (created if missing).
+  RunDirectory child(const std::string& name) const;
+
+  const std::filesystem::path& root() const { return root_; }
+  std::filesystem::path fold_dir(int fold) const;
+  std::filesystem::path checkpoint_path(int fold) const;
+
+  // metrics.jsonl, appended line by line by every fold thread.
+  void append_metrics(const nlohmann::json& line);
+  // Rewrites metrics.jsonl from scratch (on resume, from the checkpoints).
+  void rewrite_metrics(const std::vector<nlohmann::json>& lines);
+  void write_json(const std::string& name, const nlohmann::json& j) const;
+  void write_text(const std::string& name, const std::string& text) const;
+
+ private:
+  explicit RunDirectory(std::filesystem::path root);
+  std::filesystem::path root_;
+  std::shared_ptr<std::mutex> metrics_mutex_;
+};
+
+// Reads a run's metrics.jsonl (report, tests).
+std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run_dir);
+
+}  // namespace lyre

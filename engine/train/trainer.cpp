@@ -1,0 +1,641 @@
+#include "engine/train/trainer.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <csignal>
+#include <exception>
+#include <map>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "data/vocab.hpp"
+#include "engine/backend/backend.hpp"
+#include "engine/backend/cpu/cpu_ops.hpp"
+#include "engine/core/error.hpp"
+#include "engine/core/files.hpp"
+#include "engine/core/log.hpp"
+#include "engine/core/nvtx.hpp"
+#include "engine/core/progress.hpp"
+#include "engine/core/rng.hpp"
+#include "engine/core/signals.hpp"
+#include "engine/core/strings.hpp"
+#include "engine/core/system.hpp"
+#include "engine/model/init.hpp"
+#include "engine/report/report.hpp"
+#include "engine/train/checkpoint.hpp"
+#include "engine/train/device_corpus.hpp"
+#include "engine/train/replica.hpp"
+#include "engine/train/run_dir.hpp"
+
+namespace lyre {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+// Named sub-streams of the run seed.
+enum SeedStream : std::uint64_t {
+  kSeedFolds = 1,
+  kSeedValidation = 2,
+  kSeedHoldout = 3,
+  kSeedInit = 4,
+  kSeedBatches = 5,
+  kSeedDropout = 6,
+};
+
+TrainingData TrainingData::load(const ExperimentConfig& config) {
+  const fs::path dir = config.data.prepared;
+  if (dir.empty()) fail_input("config key 'data.prepared' is empty: name the prepared folder");
+  if (!fs::exists(dir / data::Manifest::kFileName))
+    fail_input("{} (config key 'data.prepared') holds no prepared corpus: run `lyre prepare "
+               "--config {}` first",
+               dir.string(), config.source_file.string());
+  TrainingData d{data::PreparedCorpus::open(dir), {}, {}, {}, std::nullopt};
+  d.labels = d.corpus.labels();
+  d.lengths = d.corpus.lengths();
+  d.song_ids.resize(d.corpus.num_songs());
+  for (std::uint64_t s = 0; s < d.corpus.num_songs(); ++s) d.song_ids[s] = d.corpus.song_id(s);
+  const auto& m = d.corpus.manifest();
+  if (config.model.embedding.init == EmbeddingInit::glove) {
+    if (!m.embedding) {
+      log::warn("model.embedding.init = glove, but {} was prepared without GloVe "
+                "(data.glove.path): initializing the embedding at random",
+                dir.string());
+    } else if (m.embedding->dim != config.model.embedding.dim) {
+      fail_input("model.embedding.dim = {}, but the GloVe vectors prepared in {} have {} "
+                 "dimensions (data.glove.dim)",
+                 config.model.embedding.dim, dir.string(), m.embedding->dim);
+    } else {
+      d.embedding = data::load_embedding(dir / m.embedding->file, m.vocab_hash, m.vocab_size);
+    }
+  }
+  return d;
+}
+
+namespace {
+
+// For every sample, the first sample of the same song (itself when unique).
+std::vector<std::uint32_t> first_sample_of_song(const std::vector<std::uint64_t>& song_ids) {
+  std::unordered_map<std::uint64_t, std::uint32_t> first;
+  std::vector<std::uint32_t> out(song_ids.size());
+  for (std::uint32_t i = 0; i < song_ids.size(); ++i)
+    out[i] = first.try_emplace(song_ids[i], i).first->second;
+  return out;
+}
+
+// Moves every sample into the part that its song's first sample is in.
+void keep_songs_together(data::SplitIndices& split, const std::vector<std::uint32_t>& first) {
+  std::vector<std::uint8_t> part(first.size(), 0);
+  for (auto i : split.validation) part[i] = 1;
+  for (auto i : split.test) part[i] = 2;
+  split.train.clear();
+  split.validation.clear();
+  split.test.clear();
+  for (std::uint32_t i = 0; i < first.size(); ++i) {
+    auto& target = part[first[i]] == 0 ? split.train : part[first[i]] == 1 ? split.validation : split.test;
+    target.push_back(i);
+  }
+}
+
+}  // namespace
+
+std::vector<FoldSplit> make_splits(const ExperimentConfig& config,
+                                   const std::vector<std::uint32_t>& labels,
+                                   const std::vector<std::uint64_t>& song_ids) {
+  std::vector<FoldSplit> splits;
+  const auto first = first_sample_of_song(song_ids);
+  const bool shared_songs = std::any_of(first.begin(), first.end(), [i = 0u](std::uint32_t f) mutable {
+    return f != i++;
+  });
+  if (config.cv.folds >= 2) {
+    auto fold_of = data::assign_folds(labels, config.cv.folds, derive_seed(config.seed, kSeedFolds));
+    for (std::size_t i = 0; i < fold_of.size(); ++i) fold_of[i] = fold_of[first[i]];
+    for (int f = 0; f < config.cv.folds; ++f)
+      splits.push_back({fmt::format("fold-{}", f),
+                        data::fold_split(labels, fold_of, f, config.cv.validation,
+                                         derive_seed(config.seed, kSeedValidation, static_cast<std::uint64_t>(f)))});
+  } else {
+    splits.push_back({"holdout", data::holdout_split(labels, config.train.split.validation,
+                                                     config.train.split.test,
+                                                     derive_seed(config.seed, kSeedHoldout))});
+  }
+  if (shared_songs)
+    for (auto& s : splits) keep_songs_together(s.indices, first);
+  for (const auto& s : splits)
+    if (s.indices.train.empty() || s.indices.validation.empty() || s.indices.test.empty())
+      fail_input("split {} leaves an empty train, validation or test set ({} / {} / {} songs): "
+                 "the prepared corpus is too small for cv.folds / cv.validation / train.split",
+                 s.name, s.indices.train.size(), s.indices.validation.size(), s.indices.test.size());
+  return splits;
+}
+
+namespace {
+
+// One progress display for all folds training at once.
+class SharedProgress {
+ public:
+  SharedProgress(std::uint64_t total) : progress_("training", total, "songs") {}
+  void add(std::uint64_t songs, const std::string& note) {
+    const std::lock_guard lock(mutex_);
+    done_ += songs;
+    progress_.update(done_, note);
+  }
+  void finish() {
+    const std::lock_guard lock(mutex_);
+    progress_.finish();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::uint64_t done_ = 0;
+  Progress progress_;
+};
+
+// What every fold of one experiment shares (read-only while folds run, but
+// for the atomics).
+struct Experiment {
+  Experiment(const ExperimentConfig& c, const TrainingData& d, const std::vector<FoldSplit>& s,
+             RunDirectory& r, BackendKind b, const ModelSpec& m)
+      : config(c), data(d), splits(s), run(r), backend(b), spec(m) {}
+
+  const ExperimentConfig& config;
+  const TrainingData& data;
+  const std::vector<FoldSplit>& splits;
+  RunDirectory& run;
+  BackendKind backend;
+  ModelSpec spec;
+  std::vector<float> initial_params;
+  FlatCorpus flat;                       // host copy: streaming packs batches from it
+  std::unique_ptr<DeviceCorpus> corpus;  // the backend copy, unless streaming
+  std::size_t max_plan_songs = 0;
+  SharedProgress* progress = nullptr;
+  std::atomic<std::uint64_t>* batches_run = nullptr;
+  std::uint64_t stop_after_batches = 0;
+  std::atomic<bool> abort{false};  // another fold failed: stop at the next batch
+
+  bool should_stop() const { return stop_requested() || abort.load(); }
+};
+
+struct FoldOutcome {
+  bool interrupted = false;
+  FoldCheckpoint state;
+  json record;  // the fold's entry in summary.json
+};
+
+EpochMetrics evaluate(FoldReplica& replica, const Experiment& ex,
+                      const std::vector<std::uint32_t>& songs) {
+  const NvtxRange range("eval");
+  const auto plan = make_eval_batches(songs, ex.data.lengths, ex.spec.max_len,
+                                      ex.config.train.batch_size);
+  replica.load_plan(plan);
+  replica.reset_counters();
+  for (std::size_t i = 0; i < plan.size(); ++i) replica.eval_batch(i);
+  return replica.metrics();
+}
+
+std::string confusion_csv(const EpochMetrics& m, const std::vector<std::string>& genres) {
+  std::string out = "label\\predicted";
+  for (const auto& g : genres) out += fmt::format(",{}", csv_field(g));
+  out += "\n";
+  const auto C = static_cast<std::size_t>(m.num_classes);
+  for (std::size_t r = 0; r < C; ++r) {
+    out += csv_field(genres[r]);
+    for (std::size_t c = 0; c < C; ++c) out += fmt::format(",{}", m.confusion[r * C + c]);
+    out += "\n";
+  }
+  return out;
+}
+
+FoldCheckpoint fresh_state(int fold, const std::vector<float>& initial) {
+  FoldCheckpoint c;
+  c.fold = fold;
+  c.optimizer.params = initial;
+  return c;
+}
+
+json fold_record(const FoldSplit& split, int fold, const FoldCheckpoint& c) {
+  json r = {{"fold", fold},
+            {"split", split.name},
+            {"songs", {{"train", split.indices.train.size()},
+                       {"validation", split.indices.validation.size()},
+                       {"test", split.indices.test.size()}}},
+            {"epochs", c.epochs_done},
+            {"best_epoch", c.best_epoch},
+            {"seconds", c.seconds},
+            {"test", c.test}};
+  if (!c.history.empty()) {
+    r["train"] = c.history.back().at("train");
+    r["validation"] = c.history.back().at("validation");
+  }
+  std::uint64_t songs = 0;
+  for (const auto& h : c.history) songs += h.at("train").at("songs").get<std::uint64_t>();
+  r["train_songs_per_second"] = c.seconds > 0 ? static_cast<double>(songs) / c.seconds : 0.0;
+  return r;
+}
+
+FeederFactory feeder_factory(const Experiment& ex) {
+  if (ex.corpus) {
+    const CorpusView view = ex.corpus->view();
+    const std::size_t max_songs = ex.max_plan_songs;
+    const int max_len = ex.spec.max_len;
+    return [view, max_songs, max_len](LayerOps<float>& ops, int steps, int batch) {
+      return std::make_unique<ResidentFeeder>(ops, view, steps, batch, max_songs, max_len);
+    };
+  }
+  const FlatCorpus* flat = &ex.flat;
+  const BackendKind backend = ex.backend;
+  const int max_len = ex.spec.max_len;
+  return [flat, backend, max_len](LayerOps<float>& ops, int steps, int batch) {
+    return std::make_unique<StreamingFeeder>(
+        *flat, make_staging_channel(backend, ops, StreamingFeeder::slot_bytes(steps, batch)), steps,
+        batch, max_len);
+  };
+}
+
+// Trains one fold from `state` (fresh or from a checkpoint) to its end, or to
+// a stop request, leaving its checkpoint and confusion matrix in the run folder.
+FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
+  const auto& config = ex.config;
+  const auto& split = ex.splits[static_cast<std::size_t>(fold)];
+  nvtx_name_thread(fmt::format("fold {}", fold));
+  const NvtxRange fold_range(fmt::format("fold {}", fold));
+  const auto vocab_hash = ex.data.corpus.manifest().vocab_hash;
+  const auto checkpoint_path = ex.run.checkpoint_path(fold);
+  FoldOutcome outcome;
+  if (state.finished) {
+    outcome.state = std::move(state);
+    outcome.record = fold_record(split, fold, outcome.state);
+    return outcome;
+  }
+
+  FoldReplica replica(make_layer_ops(ex.backend, config.cuda), ex.spec, feeder_factory(ex),
+                      config.train.optimizer, config.train.batch_size,
+                      derive_seed(config.seed, kSeedDropout, static_cast<std::uint64_t>(fold)));
+  if (state.optimizer.m.empty()) {
+    replica.set_parameters(state.optimizer.params);
+  } else {
+    replica.restore(state.optimizer);
+  }
+  const int patience = config.train.early_stopping.patience;
+
+  auto save = [&](FoldCheckpoint& c) {
+    c.optimizer = replica.state();
+    save_checkpoint(checkpoint_path, ex.spec, vocab_hash, c);
+  };
+
+  for (int epoch = state.epochs_done + 1; epoch <= config.train.epochs; ++epoch) {
+    const NvtxRange epoch_range(fmt::format("epoch {}", epoch));
+    const auto epoch_start = monotonic_ns();
+    Rng rng(derive_seed(config.seed, kSeedBatches,
+                        (static_cast<std::uint64_t>(fold) << 32) | static_cast<std::uint64_t>(epoch)));
+    const auto plan = make_training_batches(split.indices.train, ex.data.lengths, ex.spec.max_len,
+                                            config.train.batch_size, config.train.bucket_window, rng);
+    replica.load_plan(plan);
+    if (state.next_batch > 0) {
+      replica.set_counters(state.epoch_counters);
+    } else {
+      replica.reset_counters();
+    }
+    for (std::size_t i = state.next_batch; i < plan.size(); ++i) {
+      if (ex.should_stop()) {
+        state.epoch_counters = replica.counters();
+        state.next_batch = i;
+        state.seconds += seconds_since(epoch_start);
+        save(state);
+        log::info("fold {}: stopped in epoch {} at batch {}/{}; checkpoint {}", fold, epoch, i,
+                  plan.size(), checkpoint_path.string());
+        outcome.interrupted = true;
+        outcome.state = std::move(state);
+        return outcome;
+      }
+      replica.train_batch(i);
+      if (ex.stop_after_batches && ++*ex.batches_run >= ex.stop_after_batches) request_stop(SIGINT);
+      ex.progress->add(plan[i].songs.size(), fmt::format("fold {} epoch {}/{}", fold, epoch,
+                                                         config.train.epochs));
+    }
+    state.next_batch = 0;
+    state.epoch_counters.clear();
+    const auto train = replica.metrics();
+    const auto validation = evaluate(replica, ex, split.indices.validation);
+    const double seconds = seconds_since(epoch_start);
+    state.seconds += seconds;
+    state.epochs_done = epoch;
+    const bool improved = state.best_epoch == 0 ||
+                          validation.loss < state.best_validation_loss - config.train.early_stopping.min_delta;
+    if (improved) {
+      state.best_validation_loss = validation.loss;
+      state.best_epoch = epoch;
+      state.epochs_without_gain = 0;
+      if (patience > 0) state.best_params = replica.parameters();
+    } else {
+      ++state.epochs_without_gain;
+    }
+    const std::uint64_t tokens = count_tokens(plan);
+    json record = {{"fold", fold},
+                   {"split", split.name},
+                   {"epoch", epoch},
+                   {"train", train.to_json()},
+                   {"validation", validation.to_json()},
+                   {"seconds", seconds},
+                   {"train_songs_per_second", static_cast<double>(train.songs) / seconds},
+                   {"train_tokens_per_second", static_cast<double>(tokens) / seconds}};
+    state.history.push_back(record);
+    ex.run.append_metrics(record);
+    log::info("fold {} epoch {}/{}: train loss {:.4f} acc {:.3f} | validation loss {:.4f} acc "
+              "{:.3f} P {:.3f} R {:.3f} F1 {:.3f} | {:.0f} songs/s",
+              fold, epoch, config.train.epochs, train.loss, train.accuracy, validation.loss,
+              validation.accuracy, validation.macro_precision, validation.macro_recall,
+              validation.macro_f1, static_cast<double>(train.songs) / seconds);
+    const bool stop_early = patience > 0 && state.epochs_without_gain >= patience;
+    if (config.train.checkpoints && epoch < config.train.epochs && !stop_early) save(state);
+    if (stop_early) {
+      log::info("fold {}: validation loss has not improved for {} epochs; stopping early, "
+                "keeping epoch {}",
+                fold, patience, state.best_epoch);
+      break;
+    }
+  }
+
+  if (!state.best_params.empty()) replica.set_parameters(state.best_params);
+  const auto test = evaluate(replica, ex, split.indices.test);
+  state.test = test.to_json(true);
+  state.finished = true;
+  save(state);
+  write_text_file(ex.run.fold_dir(fold) / "confusion_test.csv",
+                  confusion_csv(test, ex.data.corpus.genres()));
+  log::info("fold {}: test loss {:.4f} accuracy {:.3f} macro F1 {:.3f}", fold, test.loss,
+            test.accuracy, test.macro_f1);
+  outcome.state = std::move(state);
+  outcome.record = fold_record(split, fold, outcome.state);
+  return outcome;
+}
+
+// Runs fn(0..n-1) on up to `concurrency` threads; the first exception stops
+// the others at their next batch and is rethrown.
+template <typename Fn>
+void run_folds(std::size_t n, std::size_t concurrency, Experiment& ex, Fn fn) {
+  std::exception_ptr first_error;
+  std::mutex error_mutex;
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i = next++; i < n; i = next++) {
+      try {
+        fn(i);
+      } catch (...) {
+        const std::lock_guard lock(error_mutex);
+        if (!first_error) first_error = std::current_exception();
+        ex.abort = true;
+      }
+    }
+  };
+  std::vector<std::thread> threads;
+  for (std::size_t t = 1; t < std::min(n, concurrency); ++t) threads.emplace_back(worker);
+  worker();
+  for (auto& t : threads) t.join();
+  if (first_error) std::rethrow_exception(first_error);
+}
+
+json summarize(const Experiment& ex, const std::vector<FoldOutcome>& folds, double wall_seconds) {
+  json summary = {{"name", ex.config.name},
+                  {"backend", describe_backend(ex.backend, ex.config)},
+                  {"model", ex.spec.describe()},
+                  {"parameters", ParamLayout(ex.spec).total()},
+                  {"genres", ex.data.corpus.genres()},
+                  {"wall_seconds", wall_seconds}};
+  json fold_records = json::array();
+  std::vector<std::uint64_t> total_confusion;
+  std::map<std::string, std::vector<double>> columns;
+  std::uint64_t songs = 0;
+  double train_seconds = 0;
+  for (const auto& f : folds) {
+    fold_records.push_back(f.record);
+    const auto test = EpochMetrics::from_json(f.state.test);
+    if (total_confusion.empty()) total_confusion.assign(test.confusion.size(), 0);
+    for (std::size_t i = 0; i < test.confusion.size(); ++i) total_confusion[i] += test.confusion[i];
+    const auto& r = f.record;
+    columns["train_accuracy"].push_back(r.at("train").at("accuracy").get<double>());
+    columns["validation_accuracy"].push_back(r.at("validation").at("accuracy").get<double>());
+    columns["validation_loss"].push_back(r.at("validation").at("loss").get<double>());
+    for (const char* key : {"loss", "accuracy", "macro_precision", "macro_recall", "macro_f1",
+                            "threshold_precision", "threshold_recall"})
+      columns[std::string("test_") + key].push_back(f.state.test.at(key).get<double>());
+    for (const auto& h : f.state.history) songs += h.at("train").at("songs").get<std::uint64_t>();
+    train_seconds += f.state.seconds;
+  }
+  json mean;
+  for (const auto& [key, values] : columns) {
+    const auto ms = mean_std(values);
+    mean[key] = {{"mean", ms.mean}, {"std", ms.std}};
+  }
+  summary["folds"] = fold_records;
+  summary["mean"] = mean;
+  summary["test_confusion_total"] = total_confusion;
+  // Songs trained per second of wall time, all folds together.
+  summary["train_songs_per_second_wall"] = wall_seconds > 0 ? static_cast<double>(songs) / wall_seconds : 0.0;
+  summary["train_seconds_sum"] = train_seconds;
+  return summary;
+}
+
+void write_run_files(const ExperimentConfig& config, const TrainingData& data, RunDirectory& run,
+                     BackendKind backend, const ModelSpec& spec, const std::string& kind) {
+  run.write_text("config.yaml", to_yaml(config));
+  data.corpus.vocab().save(run.root() / "vocab.txt");
+  run.write_text("genres.txt", join(data.corpus.genres(), "\n") + "\n");
+  run.write_json("run.json",
+                 {{"kind", kind},
+                  {"name", config.name},
+                  {"started", utc_timestamp()},
+                  {"host", host_name()},
+                  {"backend", describe_backend(backend, config)},
+                  {"model", spec.describe()},
+                  {"parameters", ParamLayout(spec).total()},
+                  {"prepared", config.data.prepared},
+                  {"songs", data.corpus.num_songs()},
+                  {"vocab_hash", fmt::format("{:016x}", data.corpus.manifest().vocab_hash)}});
+}
+
+// Trains every fold of one configuration into `run`, resuming from the
+// checkpoints it finds there.
+RunOutcome run_experiment(const ExperimentConfig& config, const TrainingData& data,
+                          const std::vector<FoldSplit>& splits, RunDirectory& run,
+                          const RunOptions& options, bool resume) {
+  const auto start = monotonic_ns();
+  const auto backend = resolve_backend(config.train.backend, config.cuda);
+  if (backend == BackendKind::cpu) configure_cpu_threads(config.train.threads);
+  const auto spec = ModelSpec::from(config.model, data.corpus.vocab().size(),
+                                    static_cast<int>(data.corpus.num_classes()));
+  if (!resume) write_run_files(config, data, run, backend, spec, "train");
+  log::info("{}: {} on {}", config.name, spec.describe(), describe_backend(backend, config));
+
+  std::optional<PretrainedEmbedding> pretrained;
+  if (data.embedding) pretrained = PretrainedEmbedding{data.embedding->values, data.embedding->found};
+  Experiment ex{config, data, splits, run, backend, spec};
+  ex.initial_params = initial_parameters(spec, ParamLayout(spec), derive_seed(config.seed, kSeedInit),
+                                         pretrained ? &*pretrained : nullptr);
+  for (const auto& s : splits)
+    ex.max_plan_songs = std::max({ex.max_plan_songs, s.indices.train.size(),
+                                  s.indices.validation.size(), s.indices.test.size()});
+
+  // Each fold's starting point: its checkpoint when resuming, else fresh.
+  std::vector<FoldCheckpoint> states;
+  std::vector<json> history;
+  std::uint64_t remaining_songs = 0;
+  for (int f = 0; f < static_cast<int>(splits.size()); ++f) {
+    const auto path = run.checkpoint_path(f);
+    states.push_back(resume && fs::exists(path)
+                         ? load_checkpoint(path, spec, data.corpus.manifest().vocab_hash)
+                         : fresh_state(f, ex.initial_params));
+    for (const auto& h : states.back().history) history.push_back(h);
+    if (!states.back().finished)
+      remaining_songs += static_cast<std::uint64_t>(config.train.epochs - states.back().epochs_done) *
+                         splits[static_cast<std::size_t>(f)].indices.train.size();
+  }
+  if (resume) run.rewrite_metrics(history);
+
+  ex.flat = flatten(data.corpus);
+  const auto budget = static_cast<std::uint64_t>(config.cuda.memory_budget_mb) << 20;
+  const bool streaming = options.force_streaming ||
+                         (backend == BackendKind::cuda && budget > 0 && ex.flat.bytes() > budget);
+  if (streaming) {
+    log::info("streaming batches from host memory: the corpus ({} MB) {}", ex.flat.bytes() >> 20,
+              options.force_streaming ? "(forced)" : "exceeds cuda.memory_budget_mb");
+  } else {
+    ex.corpus = std::make_unique<DeviceCorpus>(ex.flat, make_layer_ops(backend, config.cuda));
+  }
+  SharedProgress progress(remaining_songs);
+  std::atomic<std::uint64_t> batches_run{0};
+  ex.progress = &progress;
+  ex.batches_run = &batches_run;
+  ex.stop_after_batches = options.stop_after_batches;
+
+  // CUDA: every fold at once, one stream each. CPU: one after another, every
+  // core on one fold's matrix products.
+  const std::size_t concurrency =
+      backend == BackendKind::cuda && config.cv.concurrent ? splits.size() : 1;
+  std::vector<FoldOutcome> outcomes(splits.size());
+  run_folds(splits.size(), concurrency, ex, [&](std::size_t f) {
+    outcomes[f] = run_fold(ex, static_cast<int>(f), std::move(states[f]));
+  });
+  progress.finish();
+
+  RunOutcome outcome{run.root(), false, 0, {}};
+  for (const auto& o : outcomes) outcome.interrupted |= o.interrupted;
+  if (outcome.interrupted) {
+    outcome.stop_signal = stop_signal();
+    return outcome;
+  }
+  outcome.summary = summarize(ex, outcomes, seconds_since(start));
+  run.write_json("summary.json", outcome.summary);
+  run.write_text("summary.md", summary_markdown(outcome.summary));
+  if (options.write_report) write_run_report(run.root());
+  return outcome;
+}
+
+RunOutcome run_variants(const ExperimentConfig& config, RunDirectory& root,
+                        const RunOptions& options, bool resume) {
+  if (config.ablation.empty())
+    fail_input("{}: `lyre ablate` needs an 'ablation' list of variants in the config",
+               config.source_file.string());
+  const auto start = monotonic_ns();
+  const auto data = TrainingData::load(config);
+  const auto splits = make_splits(config, data.labels, data.song_ids);  // one set of folds for every variant
+  if (!resume) {
+    root.write_text("config.yaml", to_yaml(config));
+    root.write_json("run.json", {{"kind", "ablation"}, {"name", config.name},
+                                 {"started", utc_timestamp()}, {"host", host_name()}});
+  }
+  json variants = json::array();
+  for (const auto& variant : config.ablation) {
+    ExperimentConfig vc = config;
+    vc.ablation.clear();
+    vc.name = config.name + "-" + variant.name;
+    apply_overrides(vc, variant.overrides, fmt::format("ablation variant '{}'", variant.name));
+    auto dir = root.child(variant.name);
+    const bool started = fs::exists(dir.root() / "config.yaml");
+    log::info("ablation variant '{}' ({})", variant.name,
+              variant.description.empty() ? "no description" : variant.description);
+    auto outcome = run_experiment(vc, data, splits, dir, options, resume && started);
+    if (outcome.interrupted) {
+      outcome.dir = root.root();
+      return outcome;
+    }
+    variants.push_back({{"name", variant.name},
+                        {"description", variant.description},
+                        {"overrides", variant.overrides},
+                        {"dir", fs::relative(dir.root(), root.root()).string()},
+                        {"summary", outcome.summary}});
+  }
+  json ablation = {{"name", config.name}, {"genres", data.corpus.genres()},
+                   {"folds", splits.size()}, {"variants", variants},
+                   {"wall_seconds", seconds_since(start)}};
+  root.write_json("ablation.json", ablation);
+  root.write_text("ablation.md", ablation_markdown(ablation));
+  root.write_text("ablation.csv", ablation_csv(ablation));
+  if (options.write_report) write_ablation_report(root.root());
+  return RunOutcome{root.root(), false, 0, ablation};
+}
+
+}  // namespace
+
+std::string summary_markdown(const json& s) {
+  const auto pct = [](const json& v) { return fmt::format("{:.1f}", 100.0 * v.get<double>()); };
+  std::string out = fmt::format("# {}\n\n{}\n\nbackend: {}\n\n", s.at("name").get<std::string>(),
+                                s.at("model").get<std::string>(), s.at("backend").get<std::string>());
+  out += "| fold | epochs | best epoch | train acc % | val acc % | test acc % | test loss | macro P % | "
+         "macro R % | macro F1 % | P@0.5 % | R@0.5 % |\n";
+  out += "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& f : s.at("folds")) {
+    const auto& t = f.at("test");
+    out += fmt::format("| {} | {} | {} | {} | {} | {} | {:.3f} | {} | {} | {} | {} | {} |\n",
+                       f.at("split").get<std::string>(), f.at("epochs").get<int>(),
+                       f.at("best_epoch").get<int>(), pct(f.at("train").at("accuracy")),
+                       pct(f.at("validation").at("accuracy")), pct(t.at("accuracy")),
+                       t.at("loss").get<double>(), pct(t.at("macro_precision")),
+                       pct(t.at("macro_recall")), pct(t.at("macro_f1")),
+                       pct(t.at("threshold_precision")), pct(t.at("threshold_recall")));
+  }
+  const auto& m = s.at("mean");
+  const auto ms = [&](const char* key, double scale) {
+    return fmt::format("{:.{}f} ± {:.{}f}", scale * m.at(key).at("mean").get<double>(),
+                       scale == 1 ? 3 : 1, scale * m.at(key).at("std").get<double>(),
+                       scale == 1 ? 3 : 1);
+  };
+  out += fmt::format("| **mean ± std** | | | {} | {} | {} | {} | {} | {} | {} | {} | {} |\n",
+                     ms("train_accuracy", 100), ms("validation_accuracy", 100),
+                     ms("test_accuracy", 100), ms("test_loss", 1), ms("test_macro_precision", 100),
+                     ms("test_macro_recall", 100), ms("test_macro_f1", 100),
+                     ms("test_threshold_precision", 100), ms("test_threshold_recall", 100));
+  out += fmt::format("\nwall time {:.1f} s, {:.0f} training songs/s\n",
+                     s.at("wall_seconds").get<double>(),
+                     s.at("train_songs_per_second_wall").get<double>());
+  return out;
+}
+
+RunOutcome run_training(const ExperimentConfig& config, const RunOptions& options) {
+  const auto data = TrainingData::load(config);
+  const auto splits = make_splits(config, data.labels, data.song_ids);
+  auto run = RunDirectory::create(config, options.out);
+  return run_experiment(config, data, splits, run, options, false);
+}
+
+RunOutcome run_ablation(const ExperimentConfig& config, const RunOptions& options) {
+  auto root = RunDirectory::create(config, options.out);
+  return run_variants(config, root, options, false);
+}
+
+RunOutcome resume_run(const fs::path& run_dir, const RunOptions& options) {
+  auto run = RunDirectory::open(run_dir);
+  const auto config = load_config(run_dir / "config.yaml");
+  json info;
+  try {
+    info = json::parse(read_text_file(run_dir / "run.json"));
+  } catch (const json::exception& e) {
+    fail_input("{}: not valid JSON: {}", (run_dir / "run.json").string(), e.what());
+  }
+  log::info("resuming {} from {}", config.name, run_dir.string());
+  if (info.value("kind", "train") == "ablation") return run_variants(config, run, options, true);
+  const auto data = TrainingData::load(config);
+  const auto splits = make_splits(config, data.labels, data.song_ids);
+  return run_experiment(config, data, splits, run, options, true);
+}
+
+}  // namespace lyre
