@@ -317,8 +317,6 @@ const std::vector<Field>& schema() {
                                 "cuDNN RNN algorithm"));
     f.push_back(integer<std::int64_t>("cuda.memory_budget_mb", LYRE_FIELD(cuda.memory_budget_mb),
                                       0, big, "corpus kept on the device up to this; 0 = all"));
-    f.push_back(boolean("cuda.graphs", LYRE_FIELD(cuda.graphs),
-                        "capture a training step per length bucket as a CUDA Graph"));
     f.push_back(boolean("cuda.deterministic", LYRE_FIELD(cuda.deterministic),
                         "bitwise reproducible kernels (no float atomics)"));
     return f;

@@ -122,7 +122,6 @@ struct CudaConfig {
   Precision precision = Precision::fp32;
   RnnAlgo rnn_algo = RnnAlgo::standard;
   std::int64_t memory_budget_mb = 0;  // corpus on device up to this; 0 = whole corpus
-  bool graphs = false;                // CUDA Graph capture of a step per length bucket
   bool deterministic = true;          // sorted-segment embedding backward, no float atomics
 };
 

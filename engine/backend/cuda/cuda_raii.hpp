@@ -1,5 +1,5 @@
 // RAII for every CUDA resource the engine holds: device and pinned memory,
-// streams, events, cuBLAS and cuDNN handles, CUDA graphs. Destructors never
+// streams, events, cuBLAS and cuDNN handles. Destructors never
 // throw (a failing free at shutdown is logged by the driver, not us); every
 // creating call is checked and throws lyre::Error with the call and location.
 #pragma once
@@ -136,29 +136,6 @@ class CudnnHandle {
 
  private:
   cudnnHandle_t handle_ = nullptr;
-};
-
-// An instantiated CUDA graph, replayed on a stream.
-class GraphExec {
- public:
-  GraphExec() = default;
-  explicit GraphExec(cudaGraph_t graph) {
-    LYRE_CUDA(cudaGraphInstantiate(&exec_, graph, 0));
-    cudaGraphDestroy(graph);
-  }
-  ~GraphExec() {
-    if (exec_) cudaGraphExecDestroy(exec_);
-  }
-  GraphExec(GraphExec&& o) noexcept : exec_(std::exchange(o.exec_, nullptr)) {}
-  GraphExec& operator=(GraphExec&& o) noexcept {
-    std::swap(exec_, o.exec_);
-    return *this;
-  }
-  explicit operator bool() const { return exec_ != nullptr; }
-  void launch(cudaStream_t stream) const { LYRE_CUDA(cudaGraphLaunch(exec_, stream)); }
-
- private:
-  cudaGraphExec_t exec_ = nullptr;
 };
 
 }  // namespace lyre::cuda
