@@ -212,14 +212,23 @@ TEST(Config, ApplyOverridesForVariants) {
 }
 
 TEST(Config, ShippedConfigsLoad) {
+  // Every shipped config trains the paper's model.
   for (const char* name : {"demo.yaml", "primary.yaml", "full.yaml", "ablation.yaml"}) {
     SCOPED_TRACE(name);
     const auto c = load_config(test::source_dir() / "configs" / name);
     EXPECT_EQ(c.model.hidden, 128);
     EXPECT_EQ(c.model.embedding.dim, 100);
-    EXPECT_EQ(c.train.batch_size, 100);
+    EXPECT_EQ(c.model.attention, AttentionKind::additive);
+    EXPECT_EQ(c.model.pool, PoolKind::mean);
     EXPECT_DOUBLE_EQ(c.model.dropout, 0.2);
+    EXPECT_EQ(c.cv.folds, 5);
   }
+  // The demo's one departure: smaller batches for its small corpus, and the
+  // paper's ablation variants so `lyre ablate` shows them.
+  const auto demo = load_config(test::source_dir() / "configs" / "demo.yaml");
+  EXPECT_EQ(demo.data.source, DataSource::synthetic);
+  EXPECT_EQ(demo.train.batch_size, 20);
+  EXPECT_EQ(demo.ablation.size(), 4u);
   const auto ablation = load_config(test::source_dir() / "configs" / "ablation.yaml");
   ASSERT_EQ(ablation.ablation.size(), 4u);
   EXPECT_EQ(ablation.ablation[3].overrides[0], (std::pair<std::string, std::string>{"model.hidden", "64"}));
@@ -227,6 +236,7 @@ TEST(Config, ShippedConfigsLoad) {
   EXPECT_EQ(primary.data.top_genres, 10);
   EXPECT_EQ(primary.data.per_genre, 2000);
   EXPECT_EQ(primary.train.epochs, 15);
+  EXPECT_EQ(primary.train.batch_size, 100);
   EXPECT_EQ(primary.cv.folds, 5);
   const auto full = load_config(test::source_dir() / "configs" / "full.yaml");
   EXPECT_EQ(full.data.per_genre, 0);
