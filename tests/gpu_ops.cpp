@@ -22,6 +22,7 @@
 #include "engine/backend/cuda/cudnn_lstm.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/rng.hpp"
+#include "tests/support/host_batch.hpp"
 
 namespace lyre {
 namespace {
@@ -106,38 +107,15 @@ std::vector<float> random_floats(Rng& rng, std::size_t n, double scale = 1.0) {
 
 // ---- batches --------------------------------------------------------------------------
 
-struct HostBatch {
-  int steps = 0;
-  std::vector<std::int32_t> tokens, lengths, labels;
-  int batch() const { return static_cast<int>(lengths.size()); }
-  std::size_t rows() const { return static_cast<std::size_t>(steps) * lengths.size(); }
-  bool valid(std::size_t row) const {
-    return static_cast<int>(row / lengths.size()) < lengths[row % lengths.size()];
-  }
-};
-
-// `lengths` longest first, as the batcher sorts them.
-HostBatch random_batch(Rng& rng, std::vector<std::int32_t> lengths, int vocab, int classes) {
-  HostBatch h;
-  h.lengths = std::move(lengths);
-  h.steps = h.lengths.front();
-  const std::size_t B = h.lengths.size();
-  h.tokens.assign(h.rows(), 0);
-  for (std::size_t b = 0; b < B; ++b) {
-    for (int t = 0; t < h.lengths[b]; ++t)
-      h.tokens[static_cast<std::size_t>(t) * B + b] =
-          static_cast<std::int32_t>(1 + rng.below(static_cast<std::uint64_t>(vocab - 1)));
-    h.labels.push_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(classes))));
-  }
-  return h;
-}
+using test::HostBatch;
+using test::random_batch;
 
 // A [T,B,F] tensor as a layer upstream would hand it over: random where
 // valid, 0 at padding (the LSTM's y and the embedding's x are).
 std::vector<float> sequence_tensor(Rng& rng, const HostBatch& batch, int features) {
   auto v = random_floats(rng, batch.rows() * static_cast<std::size_t>(features));
   for (std::size_t row = 0; row < batch.rows(); ++row)
-    if (!batch.valid(row))
+    if (batch.padded(row))
       std::fill_n(v.begin() + static_cast<std::ptrdiff_t>(row * static_cast<std::size_t>(features)),
                   features, 0.0f);
   return v;

@@ -8,21 +8,12 @@
 namespace lyre {
 namespace {
 
+using test::input_error;
+
 using test::TempDir;
 using test::write_file;
 
 // Runs `f`, expects an InputError, returns its message.
-template <typename F>
-std::string input_error(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
-}
-
 TEST(Config, EmptyFileGivesDefaults) {
   const auto c = parse_config("", "empty.yaml");
   EXPECT_EQ(c.model.hidden, 128);

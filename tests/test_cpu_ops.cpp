@@ -15,6 +15,7 @@
 #include "engine/core/philox.hpp"
 #include "engine/core/rng.hpp"
 #include "engine/model/network.hpp"
+#include "tests/support/host_batch.hpp"
 
 namespace lyre {
 namespace {
@@ -30,40 +31,10 @@ Vec random_vec(Rng& rng, std::size_t n, double scale = 1.0) {
 }
 
 // A batch in host memory (the CPU backend's memory).
-struct HostBatch {
-  std::vector<std::int32_t> tokens, lengths, labels;
-  int steps = 0;
-  int batch() const { return static_cast<int>(lengths.size()); }
-  std::size_t rows() const { return static_cast<std::size_t>(steps) * lengths.size(); }
-  bool padded(std::size_t row) const {
-    const auto B = lengths.size();
-    return static_cast<std::int32_t>(row / B) >= lengths[row % B];
-  }
-  BatchInputs view() const {
-    BatchInputs b;
-    b.steps = steps;
-    b.batch = batch();
-    b.tokens = tokens.data();
-    b.lengths = lengths.data();
-    b.labels = labels.data();
-    b.host_lengths = lengths.data();
-    return b;
-  }
-};
+using test::HostBatch;
 
 HostBatch make_batch(Rng& rng, std::vector<std::int32_t> lengths, int vocab, int classes = 3) {
-  HostBatch h;
-  h.lengths = std::move(lengths);
-  h.steps = h.lengths.front();
-  const auto B = h.lengths.size();
-  h.tokens.assign(h.rows(), 0);
-  for (std::size_t b = 0; b < B; ++b) {
-    for (int t = 0; t < h.lengths[b]; ++t)
-      h.tokens[static_cast<std::size_t>(t) * B + b] =
-          static_cast<std::int32_t>(1 + rng.below(static_cast<std::uint64_t>(vocab - 1)));
-    h.labels.push_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(classes))));
-  }
-  return h;
+  return test::random_batch(rng, std::move(lengths), vocab, classes);
 }
 
 // Overwrites every padded row (width `width`) of a [T, B, width] tensor with junk.

@@ -8,25 +8,13 @@
 #include <set>
 
 #include "engine/core/error.hpp"
+#include "tests/support/test_support.hpp"
 
 namespace lyre::data {
 namespace {
 
-template <typename Fn>
-std::string input_error(Fn&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
-}
-
-::testing::AssertionResult contains(const std::string& text, std::string_view part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
+using test::input_error;
+using test::contains;
 
 // 103 songs in three uneven, interleaved classes (50 / 33 / 20), plus a sparse
 // label value to show labels need not be dense.

@@ -10,25 +10,12 @@
 namespace lyre::data {
 namespace {
 
+using test::input_error;
+using test::contains;
+
 namespace fs = std::filesystem;
 using test::TempDir;
 using test::write_file;
-
-template <typename Fn>
-std::string input_error(Fn&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
-}
-
-::testing::AssertionResult contains(const std::string& text, std::string_view part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
 
 std::vector<float> row_of(const GloveVectors& g, std::string_view word) {
   const auto it = g.index.find(std::string(word));

@@ -16,6 +16,7 @@
 #include "engine/backend/cpu/cpu_ops.hpp"
 #include "engine/core/rng.hpp"
 #include "engine/model/network.hpp"
+#include "tests/support/host_batch.hpp"
 
 namespace lyre {
 namespace {
@@ -39,35 +40,8 @@ double dot(const Vec& a, const Vec& b) {
 }
 
 // A batch in host memory (the CPU backend's memory), lengths sorted longest first.
-struct HostBatch {
-  std::vector<std::int32_t> tokens, lengths, labels;
-  int steps = 0;
-  BatchInputs view() const {
-    BatchInputs b;
-    b.steps = steps;
-    b.batch = static_cast<int>(lengths.size());
-    b.tokens = tokens.data();
-    b.lengths = lengths.data();
-    b.labels = labels.data();
-    b.host_lengths = lengths.data();
-    return b;
-  }
-};
-
-HostBatch make_batch(Rng& rng, std::vector<std::int32_t> lengths, int vocab, int classes) {
-  HostBatch h;
-  h.lengths = std::move(lengths);
-  h.steps = h.lengths.front();
-  const auto B = h.lengths.size();
-  h.tokens.assign(static_cast<std::size_t>(h.steps) * B, 0);
-  for (std::size_t b = 0; b < B; ++b) {
-    for (int t = 0; t < h.lengths[b]; ++t)
-      h.tokens[static_cast<std::size_t>(t) * B + b] =
-          static_cast<std::int32_t>(1 + rng.below(static_cast<std::uint64_t>(vocab - 1)));
-    h.labels.push_back(static_cast<std::int32_t>(rng.below(static_cast<std::uint64_t>(classes))));
-  }
-  return h;
-}
+using test::HostBatch;
+using test::random_batch;
 
 // Compares `analytic` with central differences of `objective` in every element of `x`.
 void expect_gradient(const std::string& name, Vec& x, const std::function<double()>& objective,
@@ -99,7 +73,7 @@ TEST(GradCheck, Embedding) {
   Rng rng(1);
   CpuOps<double> ops;
   const int V = 9, D = 5;
-  const HostBatch batch = make_batch(rng, kMixedLengths, V, 3);
+  const HostBatch batch = random_batch(rng, kMixedLengths, V, 3);
   const auto rows = static_cast<std::size_t>(batch.steps) * batch.lengths.size();
   Vec table = random_vec(rng, static_cast<std::size_t>(V * D));
   const Vec R = random_vec(rng, rows * D);
@@ -124,7 +98,7 @@ TEST_P(LstmGradCheck, InputsAndWeights) {
   const auto [layers, bidirectional] = GetParam();
   Rng rng(static_cast<std::uint64_t>(10 + layers * 2 + bidirectional));
   CpuOps<double> ops;
-  const HostBatch batch = make_batch(rng, kMixedLengths, 5, 2);
+  const HostBatch batch = random_batch(rng, kMixedLengths, 5, 2);
   const LstmShape shape{3, 5, layers, bidirectional, 9, 8};
   auto lstm = ops.make_lstm(shape);
   const auto rows = static_cast<std::size_t>(batch.steps) * batch.lengths.size();
@@ -159,7 +133,7 @@ class AttentionGradCheck : public ::testing::TestWithParam<PoolKind> {};
 TEST_P(AttentionGradCheck, InputsAndParameters) {
   Rng rng(20 + static_cast<std::uint64_t>(GetParam()));
   CpuOps<double> ops;
-  const HostBatch batch = make_batch(rng, kMixedLengths, 5, 2);
+  const HostBatch batch = random_batch(rng, kMixedLengths, 5, 2);
   const AttentionShape shape{5, 3, GetParam()};
   const int Hout = shape.hidden_out, A = shape.attention;
   const auto rows = static_cast<std::size_t>(batch.steps) * batch.lengths.size();
@@ -198,7 +172,7 @@ TEST_P(PoolGradCheck, Input) {
   const auto [pool, bidirectional] = GetParam();
   Rng rng(30);
   CpuOps<double> ops;
-  const HostBatch batch = make_batch(rng, kMixedLengths, 5, 2);
+  const HostBatch batch = random_batch(rng, kMixedLengths, 5, 2);
   const int H = 3, Hout = H * (bidirectional ? 2 : 1);
   const auto rows = static_cast<std::size_t>(batch.steps) * batch.lengths.size();
   const auto B = batch.lengths.size();
@@ -306,7 +280,7 @@ TEST_P(NetworkGradCheck, EveryParameter) {
 
   Rng rng(70);
   CpuOps<double> ops;
-  const HostBatch batch = make_batch(rng, kMixedLengths, static_cast<int>(spec.vocab_size), 3);
+  const HostBatch batch = random_batch(rng, kMixedLengths, static_cast<int>(spec.vocab_size), 3);
   const int B = static_cast<int>(batch.lengths.size());
   Network<double> net(spec, ops, 8, 7);
   const std::size_t total = net.layout().total();

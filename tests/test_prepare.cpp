@@ -11,6 +11,8 @@
 namespace lyre {
 namespace {
 
+using test::input_error;
+
 namespace fs = std::filesystem;
 using test::TempDir;
 
@@ -27,17 +29,6 @@ data:
                         "inline.yaml");
   c.data.prepared = (dir / "prepared").string();
   return c;
-}
-
-template <typename F>
-std::string input_error(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
 }
 
 TEST(Prepare, SyntheticCorpusEndToEnd) {

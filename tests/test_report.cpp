@@ -18,6 +18,8 @@
 namespace lyre {
 namespace {
 
+using test::input_error;
+
 namespace fs = std::filesystem;
 using nlohmann::json;
 using test::read_file;
@@ -252,17 +254,6 @@ void expect_safe_output(const fs::path& report_dir) {
     EXPECT_EQ(text.find("https://"), std::string::npos) << file;
     EXPECT_EQ(text.find("url("), std::string::npos) << file;
   }
-}
-
-template <typename Fn>
-std::string input_error(Fn&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
 }
 
 bool contains(const std::string& text, std::string_view part) {

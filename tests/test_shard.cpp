@@ -11,24 +11,11 @@
 namespace lyre::data {
 namespace {
 
+using test::input_error;
+using test::contains;
+
 namespace fs = std::filesystem;
 using test::TempDir;
-
-template <typename Fn>
-std::string input_error(Fn&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
-}
-
-::testing::AssertionResult contains(const std::string& text, std::string_view part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
 
 constexpr std::uint64_t kVocabHash = 0x00c0ffee12345678ull;
 constexpr std::uint32_t kVocabSize = 50;

@@ -16,19 +16,10 @@
 namespace lyre {
 namespace {
 
+using test::input_error;
+
 namespace fs = std::filesystem;
 using test::TempDir;
-
-template <typename F>
-std::string input_error(F&& f) {
-  try {
-    f();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
-}
 
 class TrainingTest : public ::testing::Test {
  protected:

@@ -9,25 +9,11 @@
 namespace lyre::data {
 namespace {
 
+using test::input_error;
+using test::contains;
+
 using test::TempDir;
 using test::write_file;
-
-// The message of the InputError `fn` throws ("" and a test failure if none).
-template <typename Fn>
-std::string input_error(Fn&& fn) {
-  try {
-    fn();
-  } catch (const InputError& e) {
-    return e.what();
-  }
-  ADD_FAILURE() << "expected an InputError";
-  return {};
-}
-
-::testing::AssertionResult contains(const std::string& text, std::string_view part) {
-  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
-}
 
 Vocab build(std::vector<std::string> words, std::vector<std::uint64_t> counts,
             std::int64_t min_count = 1, std::int64_t max_size = 0) {

@@ -1,9 +1,13 @@
 // Helpers shared by the test suites.
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <filesystem>
 #include <string>
 #include <string_view>
+
+#include "engine/core/error.hpp"
 
 namespace lyre::test {
 
@@ -36,6 +40,25 @@ struct CommandResult {
   std::string output;
 };
 CommandResult run_command(const std::string& command);
+
+// The message of the InputError `fn` throws ("" and a test failure if it
+// throws none): bad-input tests then check what the message names.
+template <typename Fn>
+std::string input_error(Fn&& fn) {
+  try {
+    fn();
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "expected an InputError";
+  return {};
+}
+
+// EXPECT_TRUE(contains(message, "file.csv:3")) prints both on failure.
+inline ::testing::AssertionResult contains(const std::string& text, std::string_view part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
+}
 
 // Flips one byte of a file in place (for corruption tests).
 void flip_byte(const std::filesystem::path& path, std::size_t offset);
