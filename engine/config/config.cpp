@@ -295,7 +295,7 @@ const std::vector<Field>& schema() {
     f.push_back(real("train.split.test", LYRE_FIELD(train.split.test), 0.0, 0.9,
                      "single run: test share", true));
     f.push_back(integer<int>("train.threads", LYRE_FIELD(train.threads), 0, 4096,
-                             "CPU threads; 0 = all cores"));
+                             "CPU threads; 0 = $OMP_NUM_THREADS if set, else all cores"));
     f.push_back(boolean("train.checkpoints", LYRE_FIELD(train.checkpoints),
                         "write a checkpoint every epoch"));
 

@@ -107,7 +107,7 @@ struct TrainConfig {
   EarlyStoppingConfig early_stopping;
   int bucket_window = 20;  // batches per length-sorted window; 1 = no bucketing
   SplitConfig split;
-  int threads = 0;  // CPU threads; 0 = all cores
+  int threads = 0;  // CPU threads; 0 = $OMP_NUM_THREADS if set, else all cores
   bool checkpoints = true;
 };
 

@@ -173,9 +173,22 @@ std::unique_ptr<LayerOps<double>> make_cpu_ops_double() {
   return std::make_unique<CpuOps<double>>();
 }
 
+namespace {
+
+// A scheduler's OMP_NUM_THREADS (SLURM, PBS, ctest) wins over the core count.
+int default_cpu_threads() {
+  if (const char* env = std::getenv("OMP_NUM_THREADS")) {
+    const int n = std::atoi(env);
+    if (n > 0) return n;
+  }
+  return omp_get_num_procs();
+}
+
+}  // namespace
+
 void configure_cpu_threads(int threads) {
   LYRE_CHECK(threads >= 0, "thread count {}", threads);
-  const int count = threads > 0 ? threads : omp_get_num_procs();
+  const int count = threads > 0 ? threads : default_cpu_threads();
   omp_set_num_threads(count);
   openblas_set_num_threads(count);
 }

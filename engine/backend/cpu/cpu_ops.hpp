@@ -67,7 +67,8 @@ class CpuOps final : public LayerOps<S> {
 std::unique_ptr<LayerOps<float>> make_cpu_ops();
 std::unique_ptr<LayerOps<double>> make_cpu_ops_double();
 
-// Threads for the CPU backend's OpenMP loops and OpenBLAS (0 = every core).
+// Threads for the CPU backend's OpenMP loops and OpenBLAS (0 = OMP_NUM_THREADS
+// when the environment sets it, else every core).
 // OpenMP's setting applies to the calling thread's later parallel regions.
 void configure_cpu_threads(int threads);
 
