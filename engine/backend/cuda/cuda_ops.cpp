@@ -97,7 +97,7 @@ CudaOps::CudaOps(const CudaOptions& options)
 
 std::unique_ptr<BackendBuffer> CudaOps::allocate(std::size_t bytes) {
   device_.activate();
-  return std::make_unique<DeviceMemory>(bytes);
+  return arena_.allocate(bytes);
 }
 
 void CudaOps::upload(void* dst, const void* host_src, std::size_t bytes) {

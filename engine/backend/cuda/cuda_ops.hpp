@@ -30,6 +30,7 @@
 #include <cublas_v2.h>
 #include <cuda_runtime.h>
 
+#include "engine/backend/arena.hpp"
 #include "engine/backend/cuda/cuda_raii.hpp"
 #include "engine/backend/layer_ops.hpp"
 #include "engine/config/config.hpp"
@@ -79,6 +80,7 @@ class CudaOps final : public LayerOps<float> {
   const CudaOptions& options() const { return options_; }
 
   // ---- memory and ordering ----------------------------------------------------
+  // A block of this fold's arena: freed with the CudaOps, not before.
   std::unique_ptr<BackendBuffer> allocate(std::size_t bytes) override;
   // Enqueued on the stream. A pageable source may be reused once upload
   // returns (the driver stages it); a pinned one must stay unchanged until
@@ -140,6 +142,9 @@ class CudaOps final : public LayerOps<float> {
 
   CudaOptions options_;
   ActiveDevice device_;  // first: everything below is created on this device
+  // The fold's arena: every buffer allocate() hands out (parameters, Adam
+  // state, activations, staging) is cut from a few device chunks.
+  Arena arena_{[](std::size_t bytes) { return std::make_unique<DeviceMemory>(bytes); }};
   Stream stream_;
   CublasHandle cublas_;
   CudnnHandle cudnn_;
