@@ -2,6 +2,10 @@
 // messages that name the file, line or key.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <csignal>
+#include <thread>
+
 #include "tests/support/test_support.hpp"
 
 namespace lyre {
@@ -109,6 +113,33 @@ TEST_F(CliTest, CudaWithoutADeviceIsAClearError) {
   EXPECT_NE(r.output.find("train.backend = cuda"), std::string::npos) << r.output;
   EXPECT_FALSE(fs::exists(dir_->path() / "cuda-run" / "summary.json"));
 }
+
+// A real signal to the real binary: the run stops at the next batch, saves
+// every fold's checkpoint, writes no summary and exits with 128 + signal.
+void expect_clean_stop(const fs::path& config, int signal_number) {
+  TempDir d;
+  const auto run = d / "run";
+  test::Background train({lyre(), "train", "--config", config.string(), "--out", run.string(),
+                          "--no-report", "--set", "train.epochs=500", "--set", "cv.folds=2",
+                          "--set", "train.backend=cpu"},
+                         d / "log.txt");
+  // Wait until the first epoch has finished: training is surely under way.
+  for (int i = 0; i < 3000 && !fs::exists(run / "metrics.jsonl"); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  ASSERT_TRUE(fs::exists(run / "metrics.jsonl")) << test::read_file(d / "log.txt");
+  train.signal(signal_number);
+  // It exits by itself with 128 + N (a process the signal killed would read 1000 + N).
+  EXPECT_EQ(train.wait(120), 128 + signal_number) << test::read_file(d / "log.txt");
+  const auto log = test::read_file(d / "log.txt");
+  EXPECT_NE(log.find("fold 0: stopped in epoch"), std::string::npos) << log;
+  EXPECT_NE(log.find("--resume"), std::string::npos) << log;
+  EXPECT_TRUE(fs::exists(run / "folds" / "fold-0" / "checkpoint.bin"));
+  EXPECT_TRUE(fs::exists(run / "folds" / "fold-1" / "checkpoint.bin"));
+  EXPECT_FALSE(fs::exists(run / "summary.json"));
+}
+
+TEST_F(CliTest, SigintCheckpointsAndExitsCleanly) { expect_clean_stop(config_, SIGINT); }
+TEST_F(CliTest, SigtermCheckpointsAndExitsCleanly) { expect_clean_stop(config_, SIGTERM); }
 
 TEST_F(CliTest, SynthWritesBothKaggleFiles) {
   TempDir d;

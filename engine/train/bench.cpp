@@ -146,9 +146,12 @@ json run_study(const BenchOptions& o, BackendKind backend) {
               {"prepare_seconds", prepare_seconds},
               {"wall_seconds", s.at("wall_seconds")},
               {"train_songs_per_second_wall", s.at("train_songs_per_second_wall")},
-              {"test_accuracy", s.at("mean").at("test_accuracy")},
-              {"run_dir", outcome.dir.string()}};
-  if (o.work_dir.empty()) fs::remove_all(dir);
+              {"test_accuracy", s.at("mean").at("test_accuracy")}};
+  if (o.work_dir.empty()) {
+    fs::remove_all(dir);
+  } else {
+    out["run_dir"] = outcome.dir.string();  // kept for inspection
+  }
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "engine/core/error.hpp"
 
@@ -40,6 +41,24 @@ struct CommandResult {
   std::string output;
 };
 CommandResult run_command(const std::string& command);
+
+// A child process started in the background (for signal tests): stdout and
+// stderr go to `log`.
+class Background {
+ public:
+  Background(const std::vector<std::string>& argv, const std::filesystem::path& log);
+  ~Background();  // kills the child if it still runs
+  Background(const Background&) = delete;
+  Background& operator=(const Background&) = delete;
+  void signal(int signal_number) const;
+  // Waits up to `seconds`: the exit status of a child that exited, 1000 + N
+  // for one killed by signal N, or -1 if it is still running.
+  int wait(double seconds);
+
+ private:
+  int pid_ = -1;
+  bool reaped_ = false;
+};
 
 // The message of the InputError `fn` throws ("" and a test failure if it
 // throws none): bad-input tests then check what the message names.
