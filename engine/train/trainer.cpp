@@ -181,11 +181,12 @@ struct FoldOutcome {
   json record;  // the fold's entry in summary.json
 };
 
-EpochMetrics evaluate(FoldReplica& replica, const Experiment& ex,
-                      const std::vector<std::uint32_t>& songs) {
+std::vector<BatchPlan> eval_plan(const Experiment& ex, const std::vector<std::uint32_t>& songs) {
+  return make_eval_batches(songs, ex.data.lengths, ex.spec.max_len, ex.config.train.batch_size);
+}
+
+EpochMetrics evaluate(FoldReplica& replica, const std::vector<BatchPlan>& plan) {
   const NvtxRange range("eval");
-  const auto plan = make_eval_batches(songs, ex.data.lengths, ex.spec.max_len,
-                                      ex.config.train.batch_size);
   replica.load_plan(plan);
   replica.reset_counters();
   for (std::size_t i = 0; i < plan.size(); ++i) replica.eval_batch(i);
@@ -276,6 +277,8 @@ FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
     replica.restore(state.optimizer);
   }
   const int patience = config.train.early_stopping.patience;
+  // Validation batches never change within a fold: sorted once, not every epoch.
+  const auto validation_plan = eval_plan(ex, split.indices.validation);
 
   auto save = [&](FoldCheckpoint& c) {
     c.optimizer = replica.state();
@@ -315,7 +318,7 @@ FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
     state.next_batch = 0;
     state.epoch_counters.clear();
     const auto train = replica.metrics();
-    const auto validation = evaluate(replica, ex, split.indices.validation);
+    const auto validation = evaluate(replica, validation_plan);
     const double seconds = seconds_since(epoch_start);
     state.seconds += seconds;
     state.epochs_done = epoch;
@@ -356,7 +359,7 @@ FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
   }
 
   if (!state.best_params.empty()) replica.set_parameters(state.best_params);
-  const auto test = evaluate(replica, ex, split.indices.test);
+  const auto test = evaluate(replica, eval_plan(ex, split.indices.test));
   state.test = test.to_json(true);
   state.finished = true;
   save(state);
