@@ -1,12 +1,10 @@
 #include "engine/core/system.hpp"
 
-#include <sched.h>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <ctime>
-#include <thread>
 
 #include <fmt/chrono.h>
 #include <fmt/format.h>
@@ -17,17 +15,6 @@ std::uint64_t peak_rss_bytes() {
   struct rusage usage {};
   ::getrusage(RUSAGE_SELF, &usage);
   return static_cast<std::uint64_t>(usage.ru_maxrss) * 1024;  // Linux reports KiB
-}
-
-unsigned hardware_threads() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
-    const int n = CPU_COUNT(&set);
-    if (n > 0) return static_cast<unsigned>(n);
-  }
-  const unsigned n = std::thread::hardware_concurrency();
-  return n ? n : 1;
 }
 
 std::string host_name() {

@@ -7,7 +7,6 @@
 namespace lyre {
 
 std::uint64_t peak_rss_bytes();     // high-water mark of resident memory
-unsigned hardware_threads();        // cores the scheduler lets us use
 std::string host_name();
 std::string utc_timestamp();        // "2026-11-25T04:05:06Z"
 std::string compact_timestamp();    // "20261125-040506", for folder names

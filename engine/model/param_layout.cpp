@@ -30,7 +30,6 @@ ParamLayout::ParamLayout(const ModelSpec& spec) {
       add(p + ".b_hh", {4 * H}, false);
     }
   }
-  lstm_size_ = total_ - lstm_offset_;
   if (spec.has_attention()) {
     add("attention.w", {spec.attention_dim, spec.lstm_out()});
     add("attention.b", {spec.attention_dim});
@@ -46,12 +45,6 @@ void ParamLayout::add(std::string name, std::vector<int> shape, bool aligned) {
   ParamTensor t{std::move(name), total_, std::move(shape)};
   total_ += t.size();
   tensors_.push_back(std::move(t));
-}
-
-bool ParamLayout::has(const std::string& name) const {
-  for (const auto& t : tensors_)
-    if (t.name == name) return true;
-  return false;
 }
 
 const ParamTensor& ParamLayout::get(const std::string& name) const {

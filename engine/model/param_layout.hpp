@@ -42,12 +42,10 @@ class ParamLayout {
 
   const std::vector<ParamTensor>& tensors() const { return tensors_; }
   const ParamTensor& get(const std::string& name) const;  // LYRE_CHECK if absent
-  bool has(const std::string& name) const;
   std::size_t total() const { return total_; }
 
   // The LSTM weights of all layers and directions, contiguous: one cuDNN weight space.
   std::size_t lstm_offset() const { return lstm_offset_; }
-  std::size_t lstm_size() const { return lstm_size_; }
   // First element the optimizer updates: past the embedding when it is frozen.
   std::size_t trainable_offset() const { return trainable_offset_; }
 
@@ -57,7 +55,6 @@ class ParamLayout {
   std::vector<ParamTensor> tensors_;
   std::size_t total_ = 0;
   std::size_t lstm_offset_ = 0;
-  std::size_t lstm_size_ = 0;
   std::size_t trainable_offset_ = 0;
 };
 

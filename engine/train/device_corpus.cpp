@@ -37,8 +37,4 @@ DeviceCorpus::DeviceCorpus(const FlatCorpus& corpus, std::unique_ptr<LayerOps<fl
                      labels_->as<std::uint32_t>(), corpus.labels.size()};
 }
 
-std::uint64_t DeviceCorpus::bytes() const {
-  return tokens_->bytes() + offsets_->bytes() + labels_->bytes();
-}
-
 }  // namespace lyre

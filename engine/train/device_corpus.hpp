@@ -24,7 +24,6 @@ class DeviceCorpus {
   DeviceCorpus(const FlatCorpus& corpus, std::unique_ptr<LayerOps<float>> ops);
 
   const CorpusView& view() const { return view_; }
-  std::uint64_t bytes() const;
 
  private:
   std::unique_ptr<LayerOps<float>> ops_;

@@ -86,9 +86,8 @@ class Stream {
 
 class Event {
  public:
-  explicit Event(bool timing = false) {
-    LYRE_CUDA(cudaEventCreateWithFlags(&event_, timing ? cudaEventDefault : cudaEventDisableTiming));
-  }
+  // Ordering only (no timing): the cheapest kind of event.
+  Event() { LYRE_CUDA(cudaEventCreateWithFlags(&event_, cudaEventDisableTiming)); }
   ~Event() {
     if (event_) cudaEventDestroy(event_);
   }
@@ -99,12 +98,6 @@ class Event {
   // Makes `stream` wait for this event without blocking the host.
   void wait_on(cudaStream_t stream) const { LYRE_CUDA(cudaStreamWaitEvent(stream, event_, 0)); }
   void synchronize() const { LYRE_CUDA(cudaEventSynchronize(event_)); }
-  // Milliseconds from `start` to this event (both recorded with timing on).
-  float elapsed_ms_since(const Event& start) const {
-    float ms = 0;
-    LYRE_CUDA(cudaEventElapsedTime(&ms, start.event_, event_));
-    return ms;
-  }
 
  private:
   cudaEvent_t event_ = nullptr;
