@@ -562,7 +562,12 @@ TEST(FloatVsDouble, WholeStepAgrees) {
                 single.grads.begin() + static_cast<std::ptrdiff_t>(t.offset + t.size()));
     const Vec b(precise.grads.begin() + static_cast<std::ptrdiff_t>(t.offset),
                 precise.grads.begin() + static_cast<std::ptrdiff_t>(t.offset + t.size()));
-    EXPECT_LT(relative_error(a, b), 1e-4) << t.name;
+    // attention.b's gradient is a sum whose terms cancel across the softmax,
+    // so float's error relative to its (small) norm depends on the BLAS
+    // kernel's summation order: 1.3e-4 with OpenBLAS's Zen kernels (AMD EPYC,
+    // 1 thread), under 1e-4 on others. Every other tensor stays at 1e-4.
+    const double bound = t.name == "attention.b" ? 3e-4 : 1e-4;
+    EXPECT_LT(relative_error(a, b), bound) << t.name;
   }
 }
 
