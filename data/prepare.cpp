@@ -174,7 +174,7 @@ std::optional<EmbeddingEntry> write_embedding(const GloveConfig& glove, const Vo
                      {"vocab_coverage", matrix.vocab_coverage},
                      {"token_coverage", matrix.token_coverage}};
   return EmbeddingEntry{"embedding.bin", glove.dim, glove.path, matrix.vocab_coverage,
-                        matrix.token_coverage};
+                        matrix.token_coverage, digest_file(dir / "embedding.bin")};
 }
 
 json stage_json(const StageCount& s) {
@@ -270,6 +270,7 @@ PrepareResult run_prepare(const ExperimentConfig& config, const fs::path& out_di
   manifest.name = config.name;
   manifest.vocab_size = vocab.size();
   manifest.vocab_hash = vocab.hash();
+  manifest.vocab_digest = digest_file(staged.path() / manifest.vocab_file);
   manifest.genres = corpus.genres;
   manifest.shards = write_shards(corpus, vocab, config.data.shard_songs, staged.path());
   for (const auto& s : manifest.shards) {

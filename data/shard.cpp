@@ -257,6 +257,16 @@ class ManifestParser {
     return number;
   }
 
+  // "bytes" and "xxh3" (16 hex digits) of a file entry under `prefix`.
+  FileDigest digest_at(const YAML::Node& map, const std::string& prefix) const {
+    const std::string hash_text = string_at(map, "xxh3", prefix + "xxh3");
+    if (hash_text.size() != 16)
+      fail_input("{}:{}: '{}xxh3' must be 16 hex digits, found '{}'", file_, line(map["xxh3"]),
+                 prefix, hash_text);
+    return {u64_at(map, "bytes", prefix + "bytes"),
+            u64_at(map, "xxh3", prefix + "xxh3", 16, "16 hex digits")};
+  }
+
   const std::string& file() const { return file_; }
 
  private:
@@ -266,6 +276,12 @@ class ManifestParser {
 void emit_number(YAML::Emitter& out, double value) {
   // fmt's shortest round-trip form: 0.91, not 0.91000000000000003.
   out << fmt::format("{}", value);
+}
+
+void emit_digest(YAML::Emitter& out, const FileDigest& digest) {
+  out << YAML::Key << "bytes" << YAML::Value << digest.bytes;
+  out << YAML::Key << "xxh3" << YAML::Value << YAML::DoubleQuoted
+      << fmt::format("{:016x}", digest.xxh3);
 }
 
 }  // namespace
@@ -382,6 +398,7 @@ void Manifest::save(const std::filesystem::path& dir) const {
   out << YAML::Key << "size" << YAML::Value << vocab_size;
   out << YAML::Key << "hash" << YAML::Value << YAML::DoubleQuoted
       << fmt::format("{:016x}", vocab_hash);
+  emit_digest(out, vocab_digest);
   out << YAML::EndMap;
   out << YAML::Key << "genres" << YAML::Value << YAML::Flow << genres;
   out << YAML::Key << "songs" << YAML::Value << songs;
@@ -405,6 +422,7 @@ void Manifest::save(const std::filesystem::path& dir) const {
     emit_number(out, embedding->vocab_coverage);
     out << YAML::Key << "token_coverage" << YAML::Value;
     emit_number(out, embedding->token_coverage);
+    emit_digest(out, embedding->digest);
     out << YAML::EndMap;
   }
   out << YAML::EndMap;
@@ -447,7 +465,7 @@ Manifest Manifest::load(const std::filesystem::path& dir) {
 
   const YAML::Node vocab = p.require(root, "vocab", "vocab");
   p.expect_map(vocab, "vocab");
-  p.expect_keys(vocab, "vocab.", {"file", "size", "hash"});
+  p.expect_keys(vocab, "vocab.", {"file", "size", "hash", "bytes", "xxh3"});
   m.vocab_file = p.string_at(vocab, "file", "vocab.file");
   m.vocab_size = p.u32_at(vocab, "size", "vocab.size");
   const std::string hash_text = p.string_at(vocab, "hash", "vocab.hash");
@@ -455,6 +473,7 @@ Manifest Manifest::load(const std::filesystem::path& dir) {
     fail_input("{}:{}: 'vocab.hash' must be 16 hex digits, found '{}'", p.file(),
                p.line(vocab["hash"]), hash_text);
   m.vocab_hash = p.u64_at(vocab, "hash", "vocab.hash", 16, "16 hex digits");
+  m.vocab_digest = p.digest_at(vocab, "vocab.");
 
   const YAML::Node genres = p.require(root, "genres", "genres");
   p.expect_sequence(genres, "genres");
@@ -493,7 +512,7 @@ Manifest Manifest::load(const std::filesystem::path& dir) {
   if (const YAML::Node embedding = root["embedding"]) {
     p.expect_map(embedding, "embedding");
     p.expect_keys(embedding, "embedding.",
-                  {"file", "dim", "source", "vocab_coverage", "token_coverage"});
+                  {"file", "dim", "source", "vocab_coverage", "token_coverage", "bytes", "xxh3"});
     EmbeddingEntry e;
     e.file = p.string_at(embedding, "file", "embedding.file");
     const std::uint64_t dim = p.u64_at(embedding, "dim", "embedding.dim");
@@ -504,6 +523,7 @@ Manifest Manifest::load(const std::filesystem::path& dir) {
     e.source = p.string_at(embedding, "source", "embedding.source");
     e.vocab_coverage = p.fraction_at(embedding, "vocab_coverage", "embedding.vocab_coverage");
     e.token_coverage = p.fraction_at(embedding, "token_coverage", "embedding.token_coverage");
+    e.digest = p.digest_at(embedding, "embedding.");
     m.embedding = std::move(e);
   }
   return m;
@@ -520,10 +540,10 @@ PreparedCorpus PreparedCorpus::open(const std::filesystem::path& dir) {
   const Manifest& m = corpus.manifest_;
   const std::string manifest_file = (dir / Manifest::kFileName).string();
 
+  // Checksum before structure: a corrupt file is named as corrupt, not as one
+  // whose content happens to disagree with the manifest.
   const std::filesystem::path vocab_path = dir / m.vocab_file;
-  std::error_code ec;
-  if (!std::filesystem::is_regular_file(vocab_path, ec))
-    fail_input("{}: vocab.file names {}, which is missing", manifest_file, vocab_path.string());
+  verify_file(vocab_path, m.vocab_digest, manifest_file);
   corpus.vocab_ = Vocab::load(vocab_path);
   if (corpus.vocab_.size() != m.vocab_size)
     fail_input("{} holds {} words but {} says vocab.size = {}: the folder mixes files from "
@@ -534,9 +554,14 @@ PreparedCorpus PreparedCorpus::open(const std::filesystem::path& dir) {
                "from different `lyre prepare` runs",
                vocab_path.string(), corpus.vocab_.hash(), manifest_file, m.vocab_hash);
 
-  if (m.embedding && !std::filesystem::is_regular_file(dir / m.embedding->file, ec))
-    fail_input("{}: embedding.file names {}, which is missing", manifest_file,
-               (dir / m.embedding->file).string());
+  if (m.embedding) {
+    const std::filesystem::path embedding_path = dir / m.embedding->file;
+    verify_file(embedding_path, m.embedding->digest, manifest_file);
+    corpus.embedding_ = load_embedding(embedding_path, m.vocab_hash, m.vocab_size);
+    if (corpus.embedding_->dim != m.embedding->dim)
+      fail_input("{} holds {}-dimensional vectors but {} says embedding.dim = {}",
+                 embedding_path.string(), corpus.embedding_->dim, manifest_file, m.embedding->dim);
+  }
 
   std::uint64_t listed_songs = 0, listed_tokens = 0;
   for (const ShardEntry& entry : m.shards) {
@@ -554,6 +579,7 @@ PreparedCorpus PreparedCorpus::open(const std::filesystem::path& dir) {
   for (std::uint32_t i = 0; i < m.shards.size(); ++i) {
     const ShardEntry& entry = m.shards[i];
     const std::filesystem::path path = dir / entry.file;
+    std::error_code ec;
     if (!std::filesystem::is_regular_file(path, ec))
       fail_input("{}: shards[{}] names {}, which is missing", manifest_file, i, path.string());
     const ShardExpectations expect{m.vocab_hash, m.vocab_size, corpus.num_classes(), i};

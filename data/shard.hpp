@@ -35,6 +35,7 @@
 #include <string>
 #include <vector>
 
+#include "data/glove.hpp"
 #include "data/text_clean.hpp"
 #include "data/vocab.hpp"
 #include "engine/core/binary_io.hpp"
@@ -123,14 +124,17 @@ struct EmbeddingEntry {  // present when prepare had a GloVe file
   std::string source;    // the GloVe text file it came from
   double vocab_coverage = 0;  // share of vocabulary words found in GloVe
   double token_coverage = 0;  // share of corpus tokens whose word was found
+  FileDigest digest;          // size and XXH3-64 of the whole file
 };
 
 struct Manifest {
   static constexpr const char* kFileName = "manifest.yaml";
-  static constexpr int kVersion = 1;
+  // 2: vocab.txt and embedding.bin are listed with their size and checksum.
+  static constexpr int kVersion = 2;
 
   std::string name;
   std::string vocab_file = "vocab.txt";
+  FileDigest vocab_digest;  // vocab.txt has no checksum of its own
   std::uint32_t vocab_size = 0;
   std::uint64_t vocab_hash = 0;
   std::vector<std::string> genres;
@@ -145,9 +149,12 @@ struct Manifest {
   static Manifest load(const std::filesystem::path& dir);
 };
 
-// A whole prepared folder, opened and validated: manifest, vocabulary, every
-// shard (checksums included), totals against the manifest. This is what
-// training, `inspect` and `predict` read; nothing downstream re-reads CSV.
+// A whole prepared folder, opened and validated: manifest, vocabulary (size
+// and checksum from the manifest, then its structure), every shard (checksums
+// included), the GloVe matrix when there is one (the manifest's checksum, its
+// own, its structure), totals against the manifest. This is what training and
+// `inspect` read, so a folder `inspect` calls valid is one training accepts;
+// nothing downstream re-reads CSV.
 class PreparedCorpus {
  public:
   static PreparedCorpus open(const std::filesystem::path& dir);
@@ -156,6 +163,8 @@ class PreparedCorpus {
   const Manifest& manifest() const { return manifest_; }
   const Vocab& vocab() const { return vocab_; }
   const std::vector<std::string>& genres() const { return manifest_.genres; }
+  // The validated GloVe matrix, when the folder was prepared with one.
+  const std::optional<EmbeddingMatrix>& embedding() const { return embedding_; }
   std::uint32_t num_classes() const { return static_cast<std::uint32_t>(manifest_.genres.size()); }
   std::uint64_t num_songs() const { return manifest_.songs; }
   std::uint64_t num_tokens() const { return manifest_.tokens; }
@@ -176,6 +185,7 @@ class PreparedCorpus {
   std::filesystem::path dir_;
   Manifest manifest_;
   Vocab vocab_;
+  std::optional<EmbeddingMatrix> embedding_;
   std::vector<std::unique_ptr<ShardReader>> shards_;
   std::vector<std::uint64_t> first_song_;  // global index of each shard's first song
 };

@@ -343,6 +343,7 @@ Manifest sample_manifest() {
   m.genres = {"Rock", "Romântico", "Axé", "Pop/Rock", "Hip Hop", "yes", "[odd], {name}"};
   m.songs = 300;
   m.tokens = 4500;
+  m.vocab_digest = {52'001, 0x0123456789abcdefull};
   m.shards = {{"shard-00000.bin", 200, 3000, 40000}, {"shard-00001.bin", 100, 1500, 20000}};
   return m;
 }
@@ -352,6 +353,7 @@ void expect_same(const Manifest& a, const Manifest& b) {
   EXPECT_EQ(a.vocab_file, b.vocab_file);
   EXPECT_EQ(a.vocab_size, b.vocab_size);
   EXPECT_EQ(a.vocab_hash, b.vocab_hash);
+  EXPECT_EQ(a.vocab_digest, b.vocab_digest);
   EXPECT_EQ(a.genres, b.genres);
   EXPECT_EQ(a.songs, b.songs);
   EXPECT_EQ(a.tokens, b.tokens);
@@ -369,6 +371,7 @@ void expect_same(const Manifest& a, const Manifest& b) {
     EXPECT_EQ(a.embedding->source, b.embedding->source);
     EXPECT_EQ(a.embedding->vocab_coverage, b.embedding->vocab_coverage);
     EXPECT_EQ(a.embedding->token_coverage, b.embedding->token_coverage);
+    EXPECT_EQ(a.embedding->digest, b.embedding->digest);
   }
 }
 
@@ -384,15 +387,18 @@ TEST(Manifest, RoundTripsWithoutEmbedding) {
 TEST(Manifest, RoundTripsWithEmbeddingAndUtf8Genres) {
   TempDir dir;
   Manifest m = sample_manifest();
-  m.embedding = EmbeddingEntry{"embedding.bin", 100, "/data/glove/glove.6B.100d.txt", 0.91, 1.0 / 3.0};
+  m.embedding = EmbeddingEntry{"embedding.bin", 100, "/data/glove/glove.6B.100d.txt", 0.91,
+                               1.0 / 3.0, {4'000'072, 0xfedcba9876543210ull}};
   m.save(dir.path());
   expect_same(m, Manifest::load(dir.path()));
 
   const std::string text = test::read_file(dir / "manifest.yaml");
-  EXPECT_TRUE(contains(text, "format: lyre-prepared\nversion: 1\n"));
+  EXPECT_TRUE(contains(text, "format: lyre-prepared\nversion: 2\n"));
   EXPECT_TRUE(contains(text, "Romântico"));  // written as UTF-8, not escaped
   EXPECT_TRUE(contains(text, "hash: \"00c0ffee12345678\""));
   EXPECT_TRUE(contains(text, "vocab_coverage: 0.91,"));
+  EXPECT_TRUE(contains(text, "bytes: 52001, xxh3: \"0123456789abcdef\""));
+  EXPECT_TRUE(contains(text, "bytes: 4000072, xxh3: \"fedcba9876543210\""));
 }
 
 TEST(Manifest, EmptyShardListRoundTrips) {
@@ -406,9 +412,10 @@ TEST(Manifest, EmptyShardListRoundTrips) {
 // A hand-written manifest, so the line numbers in messages are known.
 constexpr std::string_view kManifestText =
     "format: lyre-prepared\n"                                         // 1
-    "version: 1\n"                                                    // 2
+    "version: 2\n"                                                    // 2
     "name: demo\n"                                                    // 3
-    "vocab: {file: vocab.txt, size: 1234, hash: \"00c0ffee12345678\"}\n"  // 4
+    "vocab: {file: vocab.txt, size: 1234, hash: \"00c0ffee12345678\", bytes: 9000, "
+    "xxh3: \"00000000000000aa\"}\n"                                     // 4
     "genres: [Rock, Pop, Romântico]\n"                                // 5
     "songs: 3\n"                                                      // 6
     "tokens: 30\n"                                                    // 7
@@ -416,7 +423,7 @@ constexpr std::string_view kManifestText =
     "  - {file: shard-00000.bin, songs: 2, tokens: 20, bytes: 400}\n" // 9
     "  - {file: shard-00001.bin, songs: 1, tokens: 10, bytes: 300}\n" // 10
     "embedding: {file: embedding.bin, dim: 100, source: g.txt, vocab_coverage: 0.5, "
-    "token_coverage: 0.75}\n";                                        // 11
+    "token_coverage: 0.75, bytes: 500, xxh3: \"00000000000000bb\"}\n";  // 11
 
 std::string replaced(std::string_view from, std::string_view to) {
   std::string text(kManifestText);
@@ -438,8 +445,10 @@ TEST(Manifest, HandWrittenManifestLoads) {
   EXPECT_EQ(m.genres, (std::vector<std::string>{"Rock", "Pop", "Romântico"}));
   EXPECT_EQ(m.vocab_hash, 0x00c0ffee12345678ull);
   EXPECT_EQ(m.shards[1].bytes, 300u);
+  EXPECT_EQ(m.vocab_digest, (FileDigest{9000, 0xaa}));
   ASSERT_TRUE(m.embedding);
   EXPECT_EQ(m.embedding->token_coverage, 0.75);
+  EXPECT_EQ(m.embedding->digest, (FileDigest{500, 0xbb}));
 }
 
 TEST(Manifest, MissingKeyIsNamedWithItsLine) {
@@ -449,6 +458,11 @@ TEST(Manifest, MissingKeyIsNamedWithItsLine) {
   EXPECT_TRUE(contains(message, "manifest.yaml:10: missing key 'shards[1].tokens'"));
   message = manifest_error(replaced("size: 1234, ", ""));
   EXPECT_TRUE(contains(message, "manifest.yaml:4: missing key 'vocab.size'"));
+  // A file without a checksum of its own must be listed with one.
+  message = manifest_error(replaced(", xxh3: \"00000000000000aa\"", ""));
+  EXPECT_TRUE(contains(message, "manifest.yaml:4: missing key 'vocab.xxh3'"));
+  message = manifest_error(replaced(", bytes: 500", ""));
+  EXPECT_TRUE(contains(message, "manifest.yaml:11: missing key 'embedding.bytes'"));
 }
 
 TEST(Manifest, WrongTypeIsNamedWithItsLine) {
@@ -464,6 +478,8 @@ TEST(Manifest, WrongTypeIsNamedWithItsLine) {
   EXPECT_TRUE(contains(message, "manifest.yaml:4: 'vocab.hash' must be 16 hex digits"));
   message = manifest_error(replaced("hash: \"00c0ffee12345678\"", "hash: \"c0ffee\""));
   EXPECT_TRUE(contains(message, "'vocab.hash' must be 16 hex digits"));
+  message = manifest_error(replaced("xxh3: \"00000000000000bb\"", "xxh3: \"bb\""));
+  EXPECT_TRUE(contains(message, "manifest.yaml:11: 'embedding.xxh3' must be 16 hex digits"));
   message = manifest_error(replaced("token_coverage: 0.75", "token_coverage: 1.5"));
   EXPECT_TRUE(contains(message, "manifest.yaml:11: 'embedding.token_coverage' must be a number in [0, 1]"));
   message = manifest_error(replaced("  - {file: shard-00000.bin, songs: 2, tokens: 20, bytes: 400}",
@@ -472,9 +488,13 @@ TEST(Manifest, WrongTypeIsNamedWithItsLine) {
 }
 
 TEST(Manifest, WrongVersionOrFormatIsRefused) {
-  std::string message = manifest_error(replaced("version: 1", "version: 2"));
-  EXPECT_TRUE(contains(message, "manifest.yaml:2: manifest version 2 is not supported"));
-  message = manifest_error(replaced("version: 1", "version: v1"));
+  std::string message = manifest_error(replaced("version: 2", "version: 3"));
+  EXPECT_TRUE(contains(message, "manifest.yaml:2: manifest version 3 is not supported"));
+  // Version 1 folders list vocab.txt and embedding.bin without checksums.
+  message = manifest_error(replaced("version: 2", "version: 1"));
+  EXPECT_TRUE(contains(message, "manifest version 1 is not supported (this build reads version 2): "
+                                "run `lyre prepare` again"));
+  message = manifest_error(replaced("version: 2", "version: v1"));
   EXPECT_TRUE(contains(message, "manifest.yaml:2: 'version' must be a non-negative integer"));
   message = manifest_error(replaced("format: lyre-prepared", "format: other"));
   EXPECT_TRUE(contains(message, "manifest.yaml:1: format is 'other'"));
@@ -516,6 +536,7 @@ class PreparedFolder : public ::testing::Test {
     }
     vocab_ = Vocab::build(words, counts, 1, 0);
     vocab_.save(dir_ / "vocab.txt");
+    manifest_.vocab_digest = digest_file(dir_ / "vocab.txt");
 
     manifest_.name = "three";
     manifest_.vocab_size = vocab_.size();
@@ -587,6 +608,10 @@ TEST_F(PreparedFolder, MismatchedVocabularyIsRefused) {
   std::vector<std::string> words = {"other", "words"};
   std::vector<std::uint64_t> counts = {5, 4};
   Vocab::build(words, counts, 1, 0).save(dir_ / "vocab.txt");
+  // A manifest that lists this file's checksum but another vocabulary's size
+  // and hash: only a folder assembled from two runs by hand gets here.
+  manifest_.vocab_digest = digest_file(dir_ / "vocab.txt");
+  manifest_.save(dir_.path());
   const std::string message = open_error();
   EXPECT_TRUE(contains(message, (dir_ / "vocab.txt").string()));
   EXPECT_TRUE(contains(message, "mixes files from different `lyre prepare` runs"));
@@ -596,6 +621,8 @@ TEST_F(PreparedFolder, SameSizeDifferentVocabularyIsRefusedByHash) {
   std::string text = test::read_file(dir_ / "vocab.txt");
   text.replace(text.find("w05"), 3, "zzz");
   test::write_file(dir_ / "vocab.txt", text);
+  manifest_.vocab_digest = digest_file(dir_ / "vocab.txt");
+  manifest_.save(dir_.path());
   const std::string message = open_error();
   EXPECT_TRUE(contains(message, fmt::format("says vocab.hash = {:016x}", vocab_.hash())));
 }
@@ -609,15 +636,75 @@ TEST_F(PreparedFolder, MissingShardFileIsNamed) {
 
 TEST_F(PreparedFolder, MissingVocabularyIsNamed) {
   fs::remove(dir_ / "vocab.txt");
-  EXPECT_TRUE(contains(open_error(), "vocab.txt, which is missing"));
+  const std::string message = open_error();
+  EXPECT_TRUE(contains(message, (dir_ / "vocab.txt").string() + " is missing"));
+  EXPECT_TRUE(contains(message, "manifest.yaml lists it"));
 }
 
-TEST_F(PreparedFolder, MissingEmbeddingFileIsNamed) {
-  manifest_.embedding = EmbeddingEntry{"embedding.bin", 100, "glove.txt", 0.5, 0.5};
+// Word counts are outside the vocabulary hash (which covers the id
+// assignment): only the manifest's checksum catches a changed digit.
+TEST_F(PreparedFolder, ChangedVocabularyCountIsCorrupt) {
+  std::string text = test::read_file(dir_ / "vocab.txt");
+  const auto tab = text.find("w03\t");
+  ASSERT_NE(tab, std::string::npos);
+  text[tab + 4] = text[tab + 4] == '9' ? '8' : '9';
+  test::write_file(dir_ / "vocab.txt", text);
+  const std::string message = open_error();
+  EXPECT_TRUE(contains(message, (dir_ / "vocab.txt").string() + " is corrupt: checksum"));
+  EXPECT_TRUE(contains(message, "recorded in " + (dir_ / "manifest.yaml").string()));
+}
+
+TEST_F(PreparedFolder, TruncatedVocabularyIsNamed) {
+  test::truncate_file(dir_ / "vocab.txt", fs::file_size(dir_ / "vocab.txt") - 7);
+  EXPECT_TRUE(contains(open_error(), (dir_ / "vocab.txt").string() + " is truncated or was changed"));
+}
+
+class PreparedFolderWithEmbedding : public PreparedFolder {
+ protected:
+  void SetUp() override {
+    PreparedFolder::SetUp();
+    EmbeddingMatrix m;
+    m.vocab_size = vocab_.size();
+    m.dim = 4;
+    m.vocab_hash = vocab_.hash();
+    m.values.resize(static_cast<std::size_t>(m.vocab_size) * 4);
+    for (std::size_t i = 8; i < m.values.size(); ++i) m.values[i] = 0.25f * static_cast<float>(i % 7);
+    m.found.assign(m.vocab_size, 1);
+    m.found[0] = m.found[1] = 0;
+    save_embedding(dir_ / "embedding.bin", m);
+    manifest_.embedding =
+        EmbeddingEntry{"embedding.bin", 4, "glove.txt", 0.5, 0.5, digest_file(dir_ / "embedding.bin")};
+    manifest_.save(dir_.path());
+  }
+};
+
+TEST_F(PreparedFolderWithEmbedding, OpensWithTheValidatedMatrix) {
+  const PreparedCorpus corpus = PreparedCorpus::open(dir_.path());
+  ASSERT_TRUE(corpus.embedding().has_value());
+  EXPECT_EQ(corpus.embedding()->dim, 4);
+  EXPECT_EQ(corpus.embedding()->values[9], 0.5f);
+}
+
+TEST_F(PreparedFolderWithEmbedding, MissingFileIsNamed) {
+  fs::remove(dir_ / "embedding.bin");
+  EXPECT_TRUE(contains(open_error(), (dir_ / "embedding.bin").string() + " is missing"));
+}
+
+TEST_F(PreparedFolderWithEmbedding, FlippedByteIsCorrupt) {
+  test::flip_byte(dir_ / "embedding.bin", fs::file_size(dir_ / "embedding.bin") / 2);
+  EXPECT_TRUE(contains(open_error(), (dir_ / "embedding.bin").string() + " is corrupt: checksum"));
+}
+
+TEST_F(PreparedFolderWithEmbedding, TruncationIsNamed) {
+  test::truncate_file(dir_ / "embedding.bin", 100);
+  EXPECT_TRUE(contains(open_error(), (dir_ / "embedding.bin").string() + " is truncated or was changed"));
+}
+
+// Listed with the right checksum but of another dimension than the manifest says.
+TEST_F(PreparedFolderWithEmbedding, DimensionDisagreeingWithTheManifestIsRefused) {
+  manifest_.embedding->dim = 8;
   manifest_.save(dir_.path());
-  EXPECT_TRUE(contains(open_error(), "manifest.yaml: embedding.file names"));
-  test::write_file(dir_ / "embedding.bin", "");  // its content is load_embedding's business
-  EXPECT_TRUE(PreparedCorpus::open(dir_.path()).manifest().embedding.has_value());
+  EXPECT_TRUE(contains(open_error(), "holds 4-dimensional vectors but"));
 }
 
 TEST_F(PreparedFolder, ManifestTotalsMismatchIsRefused) {

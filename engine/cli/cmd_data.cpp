@@ -58,8 +58,10 @@ LengthStats length_stats(std::vector<std::uint32_t> lengths) {
 }
 
 int run_inspect(const std::string& dir, bool as_json) {
-  // open() validates the manifest, the vocabulary and every shard's checksum
-  // and structure; anything wrong is an InputError before we print a thing.
+  // open() validates the manifest, then every file it lists (vocab.txt and
+  // embedding.bin against the manifest's checksums, each shard against its
+  // own) and its structure; anything wrong is an InputError naming the file
+  // before we print a thing. Training opens folders the same way.
   const auto corpus = data::PreparedCorpus::open(dir);
   const auto& m = corpus.manifest();
   std::vector<std::uint64_t> per_genre(corpus.num_classes(), 0);
@@ -82,6 +84,11 @@ int run_inspect(const std::string& dir, bool as_json) {
                                   {"max", lengths.max}}}};
   for (std::size_t g = 0; g < per_genre.size(); ++g)
     j["genres"].push_back({{"genre", corpus.genres()[g]}, {"songs", per_genre[g]}});
+  const auto digest_json = [](const std::string& file, const FileDigest& d) {
+    return nlohmann::json{{"file", file}, {"bytes", d.bytes}, {"xxh3", fmt::format("{:016x}", d.xxh3)}};
+  };
+  j["files"].push_back(digest_json(m.vocab_file, m.vocab_digest));
+  if (m.embedding) j["files"].push_back(digest_json(m.embedding->file, m.embedding->digest));
   for (const auto& s : m.shards)
     j["shards"].push_back({{"file", s.file}, {"songs", s.songs}, {"tokens", s.tokens},
                            {"bytes", s.bytes}});
@@ -93,7 +100,8 @@ int run_inspect(const std::string& dir, bool as_json) {
     fmt::print("{}\n", j.dump(2));
     return 0;
   }
-  fmt::print("{}: valid ({} shard(s), every checksum verified)\n", dir, m.shards.size());
+  fmt::print("{}: valid ({} file(s) and {} shard(s), every checksum verified)\n", dir,
+             m.embedding ? 2 : 1, m.shards.size());
   fmt::print("  name        {}\n", m.name);
   fmt::print("  songs       {}\n", with_thousands(corpus.num_songs()));
   fmt::print("  tokens      {} (UNK {:.2f}%)\n", with_thousands(corpus.num_tokens()), 100 * unk_share);

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "engine/core/error.hpp"
+#include "engine/core/hash.hpp"
 
 namespace lyre {
 
@@ -116,6 +117,29 @@ std::string read_text_file(const std::filesystem::path& path) {
   std::ostringstream content;
   content << in.rdbuf();
   return content.str();
+}
+
+FileDigest digest_bytes(std::string_view content) {
+  return {content.size(), hash_bytes(content.data(), content.size())};
+}
+
+FileDigest digest_file(const std::filesystem::path& path) {
+  const MappedFile file(path);
+  return {file.size(), hash_bytes(file.bytes().data(), file.size())};
+}
+
+void verify_file(const std::filesystem::path& path, const FileDigest& expected,
+                 std::string_view recorded_in) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    fail_input("{} is missing: {} lists it", path.string(), recorded_in);
+  const FileDigest actual = digest_file(path);
+  if (actual.bytes != expected.bytes)
+    fail_input("{} is truncated or was changed: it has {} bytes, {} records {}", path.string(),
+               actual.bytes, recorded_in, expected.bytes);
+  if (actual.xxh3 != expected.xxh3)
+    fail_input("{} is corrupt: checksum {:016x} does not match the {:016x} recorded in {}",
+               path.string(), actual.xxh3, expected.xxh3, recorded_in);
 }
 
 void ensure_directory(const std::filesystem::path& dir) {

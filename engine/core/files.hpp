@@ -64,6 +64,22 @@ class AtomicFile {
 void write_text_file(const std::filesystem::path& path, std::string_view text);
 std::string read_text_file(const std::filesystem::path& path);
 
+// Size and XXH3-64 of a whole file: what a folder's index (manifest.yaml,
+// checksums.json) records for every file it lists that carries no checksum of
+// its own, so a flipped byte or a cut-off tail is caught before it is used.
+struct FileDigest {
+  std::uint64_t bytes = 0;
+  std::uint64_t xxh3 = 0;
+  bool operator==(const FileDigest&) const = default;
+};
+FileDigest digest_bytes(std::string_view content);
+FileDigest digest_file(const std::filesystem::path& path);
+// InputError naming the file and the index that recorded `expected` when the
+// file is missing, has another size ("truncated or changed") or another
+// checksum ("corrupt").
+void verify_file(const std::filesystem::path& path, const FileDigest& expected,
+                 std::string_view recorded_in);
+
 // Creates a directory (and parents); InputError naming it if that fails.
 void ensure_directory(const std::filesystem::path& dir);
 

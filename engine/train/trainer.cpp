@@ -65,7 +65,7 @@ TrainingData TrainingData::load(const ExperimentConfig& config) {
                  "dimensions (data.glove.dim)",
                  config.model.embedding.dim, dir.string(), m.embedding->dim);
     } else {
-      d.embedding = data::load_embedding(dir / m.embedding->file, m.vocab_hash, m.vocab_size);
+      d.embedding = d.corpus.embedding();  // validated by PreparedCorpus::open
     }
   }
   return d;
@@ -533,13 +533,9 @@ RunOutcome run_experiment(const ExperimentConfig& config, const TrainingData& da
   return outcome;
 }
 
-RunOutcome run_variants(const ExperimentConfig& config, RunDirectory& root,
-                        const RunOptions& options, bool resume) {
-  if (config.ablation.empty())
-    fail_input("{}: `lyre ablate` needs an 'ablation' list of variants in the config",
-               config.source_file.string());
+RunOutcome run_variants(const ExperimentConfig& config, const TrainingData& data,
+                        RunDirectory& root, const RunOptions& options, bool resume) {
   const auto start = monotonic_ns();
-  const auto data = TrainingData::load(config);
   const auto splits = make_splits(config, data.labels, data.song_ids);  // one set of folds for every variant
   if (!resume) {
     root.write_text("config.yaml", to_yaml(config));
@@ -620,9 +616,21 @@ RunOutcome run_training(const ExperimentConfig& config, const RunOptions& option
   return run_experiment(config, data, splits, run, options, false);
 }
 
+namespace {
+void require_ablation_list(const ExperimentConfig& config) {
+  if (config.ablation.empty())
+    fail_input("{}: `lyre ablate` needs an 'ablation' list of variants in the config",
+               config.source_file.string());
+}
+}  // namespace
+
 RunOutcome run_ablation(const ExperimentConfig& config, const RunOptions& options) {
+  require_ablation_list(config);
+  // The data is validated before the run folder exists: a refused corpus
+  // leaves nothing behind.
+  const auto data = TrainingData::load(config);
   auto root = RunDirectory::create(config, options.out);
-  return run_variants(config, root, options, false);
+  return run_variants(config, data, root, options, false);
 }
 
 RunOutcome resume_run(const fs::path& run_dir, const RunOptions& options) {
@@ -635,8 +643,11 @@ RunOutcome resume_run(const fs::path& run_dir, const RunOptions& options) {
     fail_input("{}: not valid JSON: {}", (run_dir / "run.json").string(), e.what());
   }
   log::info("resuming {} from {}", config.name, run_dir.string());
-  if (info.value("kind", "train") == "ablation") return run_variants(config, run, options, true);
   const auto data = TrainingData::load(config);
+  if (info.value("kind", "train") == "ablation") {
+    require_ablation_list(config);
+    return run_variants(config, data, run, options, true);
+  }
   const auto splits = make_splits(config, data.labels, data.song_ids);
   return run_experiment(config, data, splits, run, options, true);
 }
