@@ -14,9 +14,9 @@ struct SongTotals {
 };
 
 // One song's softmax, gradient and counts; mirrors the CPU backend's formulas.
-__device__ void softmax_xent_song(int song, int batch, int classes, const float* logits,
-                                  std::int32_t label, float* probs, float* dlogits,
-                                  double* confusion, SongTotals& totals) {
+__device__ void softmax_xent_song(int song, int classes, const float* logits,
+                                  std::int32_t label, const LossScale& scale, float* probs,
+                                  float* dlogits, double* confusion, SongTotals& totals) {
   const std::size_t row = static_cast<std::size_t>(song) * static_cast<std::size_t>(classes);
   const float* z = logits + row;
   int predicted = 0;
@@ -26,7 +26,9 @@ __device__ void softmax_xent_song(int song, int batch, int classes, const float*
   float total = 0.0f;
   for (int c = 0; c < classes; ++c) total += expf(z[c] - max_logit);
   const float log_total = logf(total);
-  const float inv_batch = 1.0f / static_cast<float>(batch);
+  const float inv_denominator = 1.0f / scale.denominator;
+  const float weight = scale.class_weights ? scale.class_weights[label] * inv_denominator
+                                           : inv_denominator;
   for (int c = 0; c < classes; ++c) {
     const float p = expf(z[c] - max_logit - log_total);
     probs[row + static_cast<std::size_t>(c)] = p;
@@ -36,7 +38,7 @@ __device__ void softmax_xent_song(int song, int batch, int classes, const float*
     totals.fp += positive && !is_label ? 1.0 : 0.0;
     totals.fn += !positive && is_label ? 1.0 : 0.0;
     if (dlogits != nullptr)
-      dlogits[row + static_cast<std::size_t>(c)] = (p - (is_label ? 1.0f : 0.0f)) * inv_batch;
+      dlogits[row + static_cast<std::size_t>(c)] = (p - (is_label ? 1.0f : 0.0f)) * weight;
   }
   totals.loss += static_cast<double>(max_logit + log_total - z[label]);
   totals.songs += 1.0;
@@ -47,8 +49,9 @@ __device__ void softmax_xent_song(int song, int batch, int classes, const float*
 }
 
 __global__ void softmax_xent_kernel(int batch, int classes, const float* logits,
-                                    const std::int32_t* labels, float* probs, float* dlogits,
-                                    double* counters, CounterSlots slots, int* fault) {
+                                    const std::int32_t* labels, LossScale scale, float* probs,
+                                    float* dlogits, double* counters, CounterSlots slots,
+                                    int* fault) {
   __shared__ double scratch[kWarpSize];
   SongTotals totals;
   for (int song = static_cast<int>(threadIdx.x); song < batch;
@@ -58,7 +61,7 @@ __global__ void softmax_xent_kernel(int batch, int classes, const float* logits,
       atomicOr(fault, kFaultLabel);
       continue;
     }
-    softmax_xent_song(song, batch, classes, logits, label, probs, dlogits,
+    softmax_xent_song(song, classes, logits, label, scale, probs, dlogits,
                       counters + slots.confusion, totals);
   }
   const double loss = block_sum(totals.loss, scratch);
@@ -84,10 +87,10 @@ __global__ void softmax_xent_kernel(int batch, int classes, const float* logits,
 // ---------------------------------------------------------------------------
 
 void softmax_xent(int batch, int classes, const float* logits, const std::int32_t* labels,
-                  float* probs, float* dlogits, double* counters, const CounterSlots& slots,
-                  int* fault, cudaStream_t stream) {
-  softmax_xent_kernel<<<1, kXentThreads, 0, stream>>>(batch, classes, logits, labels, probs,
-                                                      dlogits, counters, slots, fault);
+                  const LossScale& scale, float* probs, float* dlogits, double* counters,
+                  const CounterSlots& slots, int* fault, cudaStream_t stream) {
+  softmax_xent_kernel<<<1, kXentThreads, 0, stream>>>(batch, classes, logits, labels, scale,
+                                                      probs, dlogits, counters, slots, fault);
   LYRE_CUDA_LAUNCHED("softmax_xent_kernel");
 }
 

@@ -1,7 +1,8 @@
 // Softmax cross-entropy fused with its gradient and the epoch metrics.
 //
 //   logits, probs: [B,C]
-//   dlogits:       [B,C]  (probs - onehot(label)) / B; may be null (evaluation)
+//   dlogits:       [B,C]  w[label] (probs - onehot(label)) / denominator; may be
+//                  null (evaluation); w = 1 when class_weights is null
 //   labels:        [B] int32
 //   counters:      [metric_slots(C)] doubles, accumulated (layout: MetricSlot in
 //                  engine/backend/layer_ops.hpp, passed in as CounterSlots)
@@ -29,8 +30,13 @@ struct CounterSlots {
   int loss_sum, songs, correct, threshold_tp, threshold_fp, threshold_fn, confusion;
 };
 
+struct LossScale {
+  const float* class_weights;  // [C] device memory, or null
+  float denominator;           // > 0
+};
+
 void softmax_xent(int batch, int classes, const float* logits, const std::int32_t* labels,
-                  float* probs, float* dlogits, double* counters, const CounterSlots& slots,
-                  int* fault, cudaStream_t stream);
+                  const LossScale& scale, float* probs, float* dlogits, double* counters,
+                  const CounterSlots& slots, int* fault, cudaStream_t stream);
 
 }  // namespace lyre::kernels

@@ -620,7 +620,9 @@ TEST(GpuOps, LinearReducedPrecisionStaysClose) {
 
 class SoftmaxCase final : public OpCase {
  public:
-  SoftmaxCase(std::uint64_t seed, int batch, int classes, bool with_gradient)
+  // weighted: class weights and a denominator of a larger whole batch.
+  SoftmaxCase(std::uint64_t seed, int batch, int classes, bool with_gradient,
+              bool weighted = false)
       : batch_(batch), classes_(classes), with_gradient_(with_gradient) {
     Rng rng(seed);
     logits_ = random_floats(rng, static_cast<std::size_t>(batch * classes), 3.0);
@@ -631,15 +633,21 @@ class SoftmaxCase final : public OpCase {
     counters_.assign(metric_slots(classes), 0.0);
     counters_[kSongs] = 5;  // counters accumulate
     counters_[kLossSum] = 1.5;
+    if (weighted) {
+      for (int c = 0; c < classes; ++c) class_weights_.push_back(0.5f + 0.25f * static_cast<float>(c));
+      denominator_ = 3.0 * batch;
+    }
   }
 
   std::vector<Output> run(LayerOps<float>& ops) const override {
     auto logits = put(ops, logits_), labels = put(ops, labels_), counters = put(ops, counters_);
     const std::size_t size = logits_.size();
     auto probs = zeros(ops, size), dlogits = zeros(ops, size);
+    auto weights = class_weights_.empty() ? nullptr : put(ops, class_weights_);
+    const LossWeights loss_weights{weights ? weights->as<float>() : nullptr, denominator_};
     for (int repeat = 0; repeat < 2; ++repeat)
       ops.softmax_xent(batch_, classes_, logits->as<float>(), labels->as<std::int32_t>(),
-                       probs->as<float>(), with_gradient_ ? dlogits->as<float>() : nullptr,
+                       loss_weights, probs->as<float>(), with_gradient_ ? dlogits->as<float>() : nullptr,
                        counters->as<double>());
     const auto sums = get<double>(ops, *counters, counters_.size());
     Output loss{"loss_sum", {static_cast<float>(sums[kLossSum])}};
@@ -657,6 +665,8 @@ class SoftmaxCase final : public OpCase {
   std::vector<float> logits_;
   std::vector<std::int32_t> labels_;
   std::vector<double> counters_;
+  std::vector<float> class_weights_;
+  double denominator_ = 0;
 };
 
 TEST(GpuOps, SoftmaxCrossEntropy) {
@@ -664,6 +674,31 @@ TEST(GpuOps, SoftmaxCrossEntropy) {
   expect_backends_agree(SoftmaxCase(30, 9, 4, true));
   expect_backends_agree(SoftmaxCase(31, 300, 10, true));  // more songs than threads
   expect_backends_agree(SoftmaxCase(32, 3, 2, false));
+  expect_backends_agree(SoftmaxCase(33, 50, 10, true, /*weighted=*/true));
+}
+
+class AccumulateCase final : public OpCase {
+ public:
+  explicit AccumulateCase(std::uint64_t seed, std::size_t n) {
+    Rng rng(seed);
+    src_ = random_floats(rng, n, 1.0);
+    dst_ = random_floats(rng, n, 1.0);
+  }
+  std::vector<Output> run(LayerOps<float>& ops) const override {
+    auto src = put(ops, src_), dst = put(ops, dst_);
+    ops.accumulate(src_.size(), src->as<float>(), dst->as<float>());
+    return {read_exact<float>(ops, "dst", *dst, dst_.size())};  // one rounding, as on the CPU
+  }
+
+ private:
+  std::vector<float> src_, dst_;
+};
+
+// Micro-batch gradients are summed with it: the GPU must add exactly as the CPU.
+TEST(GpuOps, AccumulateIsExact) {
+  if (!lyre::cuda::device_available()) GTEST_SKIP() << "no CUDA device";
+  expect_backends_agree(AccumulateCase(34, 1));
+  expect_backends_agree(AccumulateCase(35, 1'000'003));
 }
 
 TEST(GpuOps, SoftmaxRejectsLabelOutsideClasses) {
@@ -674,8 +709,8 @@ TEST(GpuOps, SoftmaxRejectsLabelOutsideClasses) {
   auto counters = gpu->allocate(metric_slots(3) * sizeof(double));
   gpu->fill_zero(counters->data(), counters->bytes());
   auto probs = zeros(*gpu, 3);
-  gpu->softmax_xent(1, 3, logits->as<float>(), labels->as<std::int32_t>(), probs->as<float>(),
-                    nullptr, counters->as<double>());
+  gpu->softmax_xent(1, 3, logits->as<float>(), labels->as<std::int32_t>(), {},
+                    probs->as<float>(), nullptr, counters->as<double>());
   EXPECT_THROW(gpu->synchronize(), Error);
 }
 

@@ -404,7 +404,7 @@ TEST(SoftmaxXent, LossGradientAndCountersByHand) {
   const std::vector<std::int32_t> labels = {0, 1, 2};
   CpuOps<double> ops;
   Vec probs(9), dlogits(9), counters(metric_slots(3), 0.0);
-  ops.softmax_xent(3, 3, logits.data(), labels.data(), probs.data(), dlogits.data(),
+  ops.softmax_xent(3, 3, logits.data(), labels.data(), {}, probs.data(), dlogits.data(),
                    counters.data());
   const double e = std::exp(1.0);
   const Vec expected_probs = {e * e / (e * e + 2), 1 / (e * e + 2), 1 / (e * e + 2),
@@ -426,9 +426,40 @@ TEST(SoftmaxXent, LossGradientAndCountersByHand) {
   EXPECT_EQ(confusion, (Vec{1, 0, 0, 1, 0, 0, 0, 1, 0}));  // [label][predicted]
 
   // Counters accumulate; evaluation passes no gradient buffer.
-  ops.softmax_xent(3, 3, logits.data(), labels.data(), probs.data(), nullptr, counters.data());
+  ops.softmax_xent(3, 3, logits.data(), labels.data(), {}, probs.data(), nullptr, counters.data());
   EXPECT_EQ(counters[kSongs], 6);
   EXPECT_EQ(counters[kConfusion + 3], 2);
+}
+
+// Class weights and a whole-batch denominator scale only the gradient; the
+// counters keep the plain per-song cross-entropy.
+TEST(SoftmaxXent, WeightsAndDenominatorScaleTheGradientOnly) {
+  const Vec logits = {2, 0, 0, 1, 1, 0, 0, 3, 0};
+  const std::vector<std::int32_t> labels = {0, 1, 2};
+  const std::vector<float> class_weights = {0.5f, 2.0f, 4.0f};
+  CpuOps<double> ops;
+  Vec probs(9), plain(9), weighted(9), plain_counters(metric_slots(3), 0.0),
+      weighted_counters(metric_slots(3), 0.0);
+  ops.softmax_xent(3, 3, logits.data(), labels.data(), {}, probs.data(), plain.data(),
+                   plain_counters.data());
+  const double denominator = 0.5 + 2.0 + 4.0 + 10.0;  // part of a larger batch
+  ops.softmax_xent(3, 3, logits.data(), labels.data(), {class_weights.data(), denominator},
+                   probs.data(), weighted.data(), weighted_counters.data());
+  for (int i = 0; i < 9; ++i)
+    EXPECT_NEAR(weighted[i], plain[i] * 3 * class_weights[labels[i / 3]] / denominator, 1e-15) << i;
+  EXPECT_EQ(weighted_counters, plain_counters);
+}
+
+TEST(Accumulate, AddsInPlaceOnBothPrecisions) {
+  CpuOps<float> ops;
+  std::vector<float> dst(100'000, 1.5f), src(100'000);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<float>(i % 17) - 8.0f;
+  ops.accumulate(src.size(), src.data(), dst.data());
+  for (std::size_t i = 0; i < src.size(); ++i) ASSERT_EQ(dst[i], 1.5f + src[i]) << i;
+  CpuOps<double> d;
+  Vec a = {1, 2}, b = {0.25, -2};
+  d.accumulate(2, b.data(), a.data());
+  EXPECT_EQ(a, (Vec{1.25, 0}));
 }
 
 TEST(SoftmaxXent, StableForHugeLogits) {
@@ -437,7 +468,7 @@ TEST(SoftmaxXent, StableForHugeLogits) {
   CpuOps<float> ops;
   std::vector<float> probs(2), dlogits(2);
   std::vector<double> counters(metric_slots(2), 0.0);
-  ops.softmax_xent(1, 2, logits.data(), labels.data(), probs.data(), dlogits.data(),
+  ops.softmax_xent(1, 2, logits.data(), labels.data(), {}, probs.data(), dlogits.data(),
                    counters.data());
   EXPECT_EQ(probs[0], 1.0f);
   EXPECT_EQ(probs[1], 0.0f);

@@ -240,13 +240,40 @@ TEST(GradCheck, SoftmaxCrossEntropy) {
   Vec probs(logits.size()), counters(metric_slots(C));
   auto objective = [&] {
     std::fill(counters.begin(), counters.end(), 0.0);
-    ops.softmax_xent(B, C, logits.data(), labels.data(), probs.data(), nullptr, counters.data());
+    ops.softmax_xent(B, C, logits.data(), labels.data(), {}, probs.data(), nullptr, counters.data());
     return counters[kLossSum] / B;
   };
   Vec dlogits(logits.size(), 7.0);
-  ops.softmax_xent(B, C, logits.data(), labels.data(), probs.data(), dlogits.data(),
+  ops.softmax_xent(B, C, logits.data(), labels.data(), {}, probs.data(), dlogits.data(),
                    counters.data());
   expect_gradient("softmax_xent.logits", logits, objective, dlogits);
+}
+
+// PyTorch's weighted mean: sum_b w[y_b] l_b / sum_b w[y_b].
+TEST(GradCheck, WeightedSoftmaxXent) {
+  Rng rng(12);
+  CpuOps<double> ops;
+  const int B = 6, C = 4;
+  Vec logits = random_vec(rng, B * C, 3.0);
+  const std::vector<std::int32_t> labels = {0, 3, 1, 1, 2, 3};
+  const std::vector<float> weights = {0.5f, 1.25f, 3.0f, 0.75f};
+  double weight_sum = 0;
+  for (const auto label : labels) weight_sum += weights[static_cast<std::size_t>(label)];
+  Vec probs(logits.size()), counters(metric_slots(C));
+  auto objective = [&] {
+    double loss = 0;
+    for (int b = 0; b < B; ++b) {
+      std::fill(counters.begin(), counters.end(), 0.0);
+      ops.softmax_xent(1, C, logits.data() + b * C, labels.data() + b, {}, probs.data(), nullptr,
+                       counters.data());
+      loss += weights[static_cast<std::size_t>(labels[static_cast<std::size_t>(b)])] * counters[kLossSum];
+    }
+    return loss / weight_sum;
+  };
+  Vec dlogits(logits.size(), 7.0);
+  ops.softmax_xent(B, C, logits.data(), labels.data(), {weights.data(), weight_sum}, probs.data(),
+                   dlogits.data(), counters.data());
+  expect_gradient("softmax_xent.weighted", logits, objective, dlogits);
 }
 
 // ---- the whole model ---------------------------------------------------------------

@@ -106,6 +106,16 @@ struct WorkspaceShape {
   int attention_dim = 0;  // 0 = no attention
 };
 
+// How a batch's loss is averaged. The plain mean over the batch is
+// {nullptr, 0}. A slice of a larger batch (micro-batches, data-parallel
+// ranks) divides by the whole batch's size so that the slices' gradients sum
+// to the whole batch's; class weights give song b the weight w[label_b] and
+// the denominator the whole batch's sum of weights (PyTorch's weighted mean).
+struct LossWeights {
+  const float* class_weights = nullptr;  // [C] backend memory; null = every class 1
+  double denominator = 0;                // 0 = the batch's own song count
+};
+
 struct AdamStep {
   double lr = 1e-3, beta1 = 0.9, beta2 = 0.999, eps = 1e-8;
   double weight_decay = 0.0;  // L2 added to the gradient (torch.optim.Adam)
@@ -200,12 +210,16 @@ class LayerOps {
                                const S* w, const S* dout, S* din, S* dw, S* db) = 0;
 
   // ---- softmax cross-entropy fused with its gradient and the metrics ------------
-  // probs [B,C] = softmax(logits); dlogits [B,C] = (probs - onehot) / B (may be
-  // null in evaluation); counters (metric_slots(C) doubles) accumulate loss,
-  // correct, threshold counts and the confusion matrix.
+  // probs [B,C] = softmax(logits); dlogits [B,C] = w[label] (probs - onehot) /
+  // denominator (see LossWeights; may be null in evaluation); counters
+  // (metric_slots(C) doubles) accumulate the unweighted loss, correct,
+  // threshold counts and the confusion matrix.
   virtual void softmax_xent(int batch, int classes, const S* logits,
-                            const std::int32_t* labels, S* probs, S* dlogits,
-                            double* counters) = 0;
+                            const std::int32_t* labels, const LossWeights& weights, S* probs,
+                            S* dlogits, double* counters) = 0;
+
+  // ---- dst[0, n) += src[0, n): summing micro-batch gradients in a fixed order ----
+  virtual void accumulate(std::size_t n, const S* src, S* dst) = 0;
 
   // ---- Adam over params[0, n) with optional global-norm clipping ------------------
   virtual void adam(const AdamStep& step, std::size_t n, S* params, S* grads, S* m, S* v) = 0;

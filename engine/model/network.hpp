@@ -110,10 +110,11 @@ class Network {
   }
 
   // Softmax, loss and metrics of the last forward; with_gradient also writes
-  // the logits' gradient for backward().
-  void loss(const BatchInputs& batch, double* counters, bool with_gradient) {
+  // the logits' gradient for backward(), averaged as `weights` says.
+  void loss(const BatchInputs& batch, double* counters, bool with_gradient,
+            const LossWeights& weights = {}) {
     const NvtxRange r("loss");
-    ops_.softmax_xent(batch.batch, spec_.num_classes, logits(), batch.labels, buf(probs_),
+    ops_.softmax_xent(batch.batch, spec_.num_classes, logits(), batch.labels, weights, buf(probs_),
                       with_gradient ? buf(dlogits_) : nullptr, counters);
   }
 

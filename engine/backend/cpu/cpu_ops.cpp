@@ -154,9 +154,16 @@ void CpuOps<S>::linear_backward(int batch, int in_features, int out_features, co
 
 template <typename S>
 void CpuOps<S>::softmax_xent(int batch, int classes, const S* logits,
-                             const std::int32_t* labels, S* probs, S* dlogits,
-                             double* counters) {
-  cpu::softmax_xent(batch, classes, logits, labels, probs, dlogits, counters);
+                             const std::int32_t* labels, const LossWeights& weights, S* probs,
+                             S* dlogits, double* counters) {
+  cpu::softmax_xent(batch, classes, logits, labels, weights, probs, dlogits, counters);
+}
+
+template <typename S>
+void CpuOps<S>::accumulate(std::size_t n, const S* src, S* dst) {
+  const auto count = static_cast<std::ptrdiff_t>(n);
+#pragma omp parallel for simd schedule(static) if (count >= 65536)
+  for (std::ptrdiff_t i = 0; i < count; ++i) dst[i] += src[i];
 }
 
 template <typename S>

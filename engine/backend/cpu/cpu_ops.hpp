@@ -56,7 +56,8 @@ class CpuOps final : public LayerOps<S> {
                        const S* dout, S* din, S* dw, S* db) override;
 
   void softmax_xent(int batch, int classes, const S* logits, const std::int32_t* labels,
-                    S* probs, S* dlogits, double* counters) override;
+                    const LossWeights& weights, S* probs, S* dlogits, double* counters) override;
+  void accumulate(std::size_t n, const S* src, S* dst) override;
 
   void adam(const AdamStep& step, std::size_t n, S* params, S* grads, S* m, S* v) override;
 

@@ -4,10 +4,13 @@
 
 #include <cstdint>
 
+#include "engine/backend/layer_ops.hpp"
+
 namespace lyre::cpu {
 
 // probs [B, C] = softmax(logits) through a max-subtracted log-sum-exp;
-// dlogits [B, C] = (probs - onehot(label)) / B unless null; counters
+// dlogits [B, C] = w[label] (probs - onehot(label)) / denominator unless null
+// (LossWeights in layer_ops.hpp; w = 1 and denominator = B by default); counters
 // (metric_slots(C) doubles) accumulate per song:
 //   kLossSum   log-sum-exp - logit[label]
 //   kSongs     1
@@ -16,7 +19,7 @@ namespace lyre::cpu {
 //              as Keras' Precision() / Recall() count them
 //   kConfusion [label * C + argmax]
 template <typename S>
-void softmax_xent(int batch, int classes, const S* logits, const std::int32_t* labels, S* probs,
-                  S* dlogits, double* counters);
+void softmax_xent(int batch, int classes, const S* logits, const std::int32_t* labels,
+                  const LossWeights& weights, S* probs, S* dlogits, double* counters);
 
 }  // namespace lyre::cpu

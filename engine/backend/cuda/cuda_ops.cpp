@@ -341,14 +341,27 @@ void CudaOps::linear_backward(int batch, int in_features, int out_features, cons
 }
 
 void CudaOps::softmax_xent(int batch, int classes, const float* logits,
-                           const std::int32_t* labels, float* probs, float* dlogits,
-                           double* counters) {
+                           const std::int32_t* labels, const LossWeights& weights, float* probs,
+                           float* dlogits, double* counters) {
   LYRE_CHECK(batch >= 1 && classes >= 1, "softmax over {} songs and {} classes", batch, classes);
+  LYRE_CHECK(weights.denominator >= 0, "loss denominator {}", weights.denominator);
   device_.activate();
   const kernels::CounterSlots slots{kLossSum,     kSongs,       kCorrect,  kThresholdTp,
                                     kThresholdFp, kThresholdFn, kConfusion};
-  kernels::softmax_xent(batch, classes, logits, labels, probs, dlogits, counters, slots,
+  const kernels::LossScale scale{weights.class_weights,
+                                 static_cast<float>(weights.denominator > 0 ? weights.denominator
+                                                                            : batch)};
+  kernels::softmax_xent(batch, classes, logits, labels, scale, probs, dlogits, counters, slots,
                         fault_.as<int>(), stream());
+}
+
+void CudaOps::accumulate(std::size_t n, const float* src, float* dst) {
+  if (n == 0) return;
+  LYRE_CHECK(n <= static_cast<std::size_t>(INT32_MAX), "accumulate over {} elements", n);
+  device_.activate();
+  // alpha = 1: y = 1 * x + y rounds exactly like y + x, as the CPU backend adds.
+  const float one = 1.0f;
+  LYRE_CUDA(cublasSaxpy(cublas_.get(), static_cast<int>(n), &one, src, 1, dst, 1));
 }
 
 void CudaOps::adam(const AdamStep& step, std::size_t n, float* params, float* grads, float* m,

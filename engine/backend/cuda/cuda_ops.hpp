@@ -123,7 +123,9 @@ class CudaOps final : public LayerOps<float> {
                        const float* w, const float* dout, float* din, float* dw,
                        float* db) override;
   void softmax_xent(int batch, int classes, const float* logits, const std::int32_t* labels,
-                    float* probs, float* dlogits, double* counters) override;
+                    const LossWeights& weights, float* probs, float* dlogits,
+                    double* counters) override;
+  void accumulate(std::size_t n, const float* src, float* dst) override;
   void adam(const AdamStep& step, std::size_t n, float* params, float* grads, float* m,
             float* v) override;
 
