@@ -6,6 +6,7 @@
 #include "engine/core/error.hpp"
 #include "engine/core/log.hpp"
 #include "engine/core/signals.hpp"
+#include "engine/dist/communicator.hpp"
 
 namespace lyre::cli {
 
@@ -21,8 +22,20 @@ void add_config_options(CLI::App& app, ConfigOptions& options, const std::string
 
 }  // namespace lyre::cli
 
+namespace {
+
+// An error on one rank of a data-parallel job ends the whole job: the others
+// would otherwise wait for it in the next gradient exchange.
+int fail_job(int exit_code) {
+  lyre::dist::Session::abort_job(exit_code);
+  return exit_code;
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
   using namespace lyre;
+  const dist::Session mpi;  // MPI_Init when mpirun/srun started several ranks
   CLI::App app{"Lyre: genre classification from lyrics with LSTM + attention, CPU and CUDA"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "lyre 0.1.0");
@@ -50,12 +63,12 @@ int main(int argc, char** argv) {
     return 2;
   } catch (const InputError& e) {
     log::error("{}", e.what());
-    return 2;
+    return fail_job(2);
   } catch (const Error& e) {
     log::error("{}", e.what());
-    return 1;
+    return fail_job(1);
   } catch (const std::exception& e) {
     log::error("unexpected failure: {}", e.what());
-    return 1;
+    return fail_job(1);
   }
 }

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdio>
 #include <mutex>
+#include <string>
 
 namespace lyre::log {
 namespace {
@@ -13,6 +14,7 @@ namespace {
 struct LogState {
   std::atomic<Level> level{Level::info};
   std::mutex write_mutex;  // folds train on threads; keep their lines whole
+  std::string prefix;      // guarded by write_mutex
   std::chrono::steady_clock::time_point start = std::chrono::steady_clock::now();
 };
 
@@ -24,6 +26,12 @@ LogState& state() {
 }  // namespace
 
 void set_level(Level level) { state().level = level; }
+
+void set_prefix(std::string_view prefix) {
+  auto& s = state();
+  std::lock_guard lock(s.write_mutex);
+  s.prefix = prefix;
+}
 Level level() { return state().level; }
 
 bool stderr_is_terminal() {
@@ -37,8 +45,8 @@ void write(Level lvl, std::string_view message) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - s.start).count();
   const char* tag = lvl == Level::warn ? "warning: " : lvl == Level::error ? "error: " : "";
   std::lock_guard lock(s.write_mutex);
-  std::fprintf(stderr, "[%8.2fs] %s%.*s\n", seconds, tag, static_cast<int>(message.size()),
-               message.data());
+  std::fprintf(stderr, "[%8.2fs] %s%s%.*s\n", seconds, s.prefix.c_str(), tag,
+               static_cast<int>(message.size()), message.data());
   std::fflush(stderr);
 }
 

@@ -19,6 +19,9 @@ Level level();
 // replaced by periodic plain lines in batch jobs.
 bool stderr_is_terminal();
 void write(Level level, std::string_view message);
+// Text put before every line ("rank 1: " in a data-parallel job, so the
+// interleaved logs of several ranks read apart).
+void set_prefix(std::string_view prefix);
 
 template <typename... Args>
 void debug(fmt::format_string<Args...> f, Args&&... args) {
