@@ -179,6 +179,41 @@ Field choice(std::string key, Access access, std::vector<std::pair<std::string, 
       }};
 }
 
+// A list of integers in [lo, hi]: a YAML list, or one comma-separated scalar
+// ("0,3", as --set and --folds give it); empty means "all".
+template <typename Access>
+Field int_list(std::string key, Access access, int lo, int hi, std::string help) {
+  const std::string expected = fmt::format("a list of distinct integers in [{}, {}]", lo, hi);
+  return Field{
+      key, expected, std::move(help),
+      [=](ExperimentConfig& c, const YAML::Node& node, const Origin& at) {
+        std::vector<std::string> items;
+        if (node.IsNull()) {
+        } else if (node.IsSequence()) {
+          for (const auto& item : node) items.push_back(scalar_of(at, key, expected, item));
+        } else {
+          for (auto& part : split(scalar_of(at, key, expected, node), ','))
+            if (!trim(part).empty()) items.emplace_back(trim(part));
+        }
+        std::vector<int> values;
+        for (const auto& item : items) {
+          const auto value = parse_number<int>(item);
+          if (!value || *value < lo || *value > hi ||
+              std::find(values.begin(), values.end(), *value) != values.end())
+            fail_input("{}: key '{}' expects {}, got '{}'", at.text, key, expected, item);
+          values.push_back(*value);
+        }
+        std::sort(values.begin(), values.end());
+        access(c) = values;
+      },
+      [=](const ExperimentConfig& c) {
+        YAML::Node list(YAML::NodeType::Sequence);
+        list.SetStyle(YAML::EmitterStyle::Flow);
+        for (const int v : access(const_cast<ExperimentConfig&>(c))) list.push_back(std::to_string(v));
+        return list;
+      }};
+}
+
 #define LYRE_FIELD(member) [](ExperimentConfig& c) -> auto& { return c.member; }
 
 const std::vector<Field>& schema() {
@@ -298,12 +333,33 @@ const std::vector<Field>& schema() {
                              "CPU threads; 0 = $OMP_NUM_THREADS if set, else all cores"));
     f.push_back(boolean("train.checkpoints", LYRE_FIELD(train.checkpoints),
                         "write a checkpoint every epoch"));
+    f.push_back(integer<int>("train.micro_batches", LYRE_FIELD(train.micro_batches), 1, 4096,
+                             "each batch's gradient summed over this many slices (what as many "
+                             "data-parallel ranks compute)"));
+    f.push_back(choice<ClassBalance>("train.balance", LYRE_FIELD(train.balance),
+                                     {{"none", ClassBalance::none},
+                                      {"class_weights", ClassBalance::class_weights},
+                                      {"resample", ClassBalance::resample}},
+                                     "unbalanced corpora: weight the loss by N/(C n_class), or "
+                                     "draw each epoch equally many songs per class"));
 
     f.push_back(integer<int>("cv.folds", LYRE_FIELD(cv.folds), 0, 100,
                              "k-fold cross-validation; 0 or 1 = one train/validation/test run"));
     f.push_back(real("cv.validation", LYRE_FIELD(cv.validation), 0.0, 0.9,
                      "share of each fold's training songs held out for validation", true));
     f.push_back(boolean("cv.concurrent", LYRE_FIELD(cv.concurrent), "train all folds at once"));
+    f.push_back(int_list("cv.folds_subset", LYRE_FIELD(cv.folds_subset), 0, 99,
+                         "folds this process trains (empty: all); `lyre merge` summarizes"));
+
+    f.push_back(choice<DistBackend>("dist.backend", LYRE_FIELD(dist.backend),
+                                    {{"auto", DistBackend::automatic},
+                                     {"none", DistBackend::none},
+                                     {"mpi", DistBackend::mpi},
+                                     {"nccl", DistBackend::nccl}},
+                                    "data-parallel ranks: auto = MPI (CPU) or NCCL (CUDA) when "
+                                    "launched by mpirun or srun with several ranks"));
+    f.push_back(real("dist.timeout_s", LYRE_FIELD(dist.timeout_s), 0.0, 1e7,
+                     "seconds to wait for the other ranks before giving up", true));
 
     f.push_back(integer<int>("cuda.device", LYRE_FIELD(cuda.device), 0, 1024, "CUDA device"));
     f.push_back(choice<Precision>("cuda.precision", LYRE_FIELD(cuda.precision),
@@ -496,6 +552,14 @@ void validate(const ExperimentConfig& c, const std::string& file) {
   if (c.train.split.validation + c.train.split.test >= 0.95)
     fail_input("{}: train.split.validation + train.split.test must leave songs for training", file);
   if (c.name.empty()) fail_input("{}: key 'name' must not be empty", file);
+  for (const int f : c.cv.folds_subset)
+    if (f >= std::max(c.cv.folds, 1))
+      fail_input("{}: cv.folds_subset names fold {}, but cv.folds = {} gives folds 0..{}", file, f,
+                 c.cv.folds, std::max(c.cv.folds, 1) - 1);
+  if (c.train.micro_batches > c.train.batch_size)
+    fail_input("{}: train.micro_batches = {} exceeds train.batch_size = {}: every micro-batch needs "
+               "a song",
+               file, c.train.micro_batches, c.train.batch_size);
   for (char ch : c.name) {
     if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.'))
       fail_input("{}: key 'name' may hold only letters, digits, '-', '_' and '.' (it names "
@@ -612,6 +676,15 @@ const char* to_string(Precision precision) {
     case Precision::fp32: return "fp32";
     case Precision::tf32: return "tf32";
     case Precision::bf16: return "bf16";
+  }
+  return "?";
+}
+
+const char* to_string(ClassBalance balance) {
+  switch (balance) {
+    case ClassBalance::none: return "none";
+    case ClassBalance::class_weights: return "class_weights";
+    case ClassBalance::resample: return "resample";
   }
   return "?";
 }

@@ -27,6 +27,8 @@ enum class PoolKind { mean, none };
 enum class BackendKind { automatic, cpu, cuda };
 enum class Precision { fp32, tf32, bf16 };
 enum class RnnAlgo { standard, persistent_static };
+enum class ClassBalance { none, class_weights, resample };
+enum class DistBackend { automatic, none, mpi, nccl };
 
 struct SyntheticConfig {
   std::int64_t songs = 6000;  // lyric rows written (all languages, junk included)
@@ -109,12 +111,31 @@ struct TrainConfig {
   SplitConfig split;
   int threads = 0;  // CPU threads; 0 = $OMP_NUM_THREADS if set, else all cores
   bool checkpoints = true;
+  // Each batch's gradient as the sum of this many parts (contiguous slices of
+  // the batch, summed in order): what R data-parallel ranks compute, so a
+  // single process reproduces an R-rank run bit for bit on the CPU.
+  int micro_batches = 1;
+  // Unbalanced corpora (the full set): weight each class's loss by
+  // N / (C * n_class) of the training split, or draw every epoch the same
+  // number of training songs from each class.
+  ClassBalance balance = ClassBalance::none;
 };
 
 struct CvConfig {
   int folds = 5;             // < 2: one train/validation/test run
   double validation = 0.1;   // share of each fold's training part used for validation
   bool concurrent = true;    // train all folds at once (CUDA: one stream each)
+  // Folds this process trains (empty = all): cluster jobs run one fold per
+  // task into a shared run folder; `lyre merge` or the last task summarizes.
+  std::vector<int> folds_subset;
+};
+
+// Data-parallel training over several processes (ranks): each computes the
+// gradient of its slice of every batch, the slices' gradients are summed and
+// every rank takes the same Adam step.
+struct DistConfig {
+  DistBackend backend = DistBackend::automatic;  // auto: MPI when launched by mpirun/srun
+  double timeout_s = 600;  // longest wait for the other ranks before giving up
 };
 
 struct CudaConfig {
@@ -140,6 +161,7 @@ struct ExperimentConfig {
   TrainConfig train;
   CvConfig cv;
   CudaConfig cuda;
+  DistConfig dist;
   std::vector<AblationVariant> ablation;
 
   std::filesystem::path source_file;  // where it was read from (not a key)
@@ -170,5 +192,6 @@ const char* to_string(AttentionKind kind);
 const char* to_string(PoolKind kind);
 const char* to_string(BackendKind kind);
 const char* to_string(Precision precision);
+const char* to_string(ClassBalance balance);
 
 }  // namespace lyre

@@ -70,4 +70,32 @@ std::uint64_t count_tokens(std::span<const BatchPlan> plan) {
   return tokens;
 }
 
+std::vector<BatchPlan> split_batches(std::span<const BatchPlan> plan, int parts, int first,
+                                     int count) {
+  LYRE_CHECK(parts >= 1 && first >= 0 && count >= 1 && first + count <= parts,
+             "slices {}..{} of {}", first, first + count - 1, parts);
+  if (parts == 1) return {plan.begin(), plan.end()};
+  std::vector<BatchPlan> out;
+  out.reserve(plan.size() * static_cast<std::size_t>(count));
+  for (const BatchPlan& whole : plan) {
+    const std::size_t B = whole.songs.size();
+    const double denominator = whole.loss_denominator > 0 ? whole.loss_denominator
+                                                          : static_cast<double>(B);
+    for (int k = first; k < first + count; ++k) {
+      const auto begin = static_cast<std::ptrdiff_t>(B * static_cast<std::size_t>(k) /
+                                                     static_cast<std::size_t>(parts));
+      const auto end = static_cast<std::ptrdiff_t>(B * static_cast<std::size_t>(k + 1) /
+                                                   static_cast<std::size_t>(parts));
+      BatchPlan slice;
+      slice.songs.assign(whole.songs.begin() + begin, whole.songs.begin() + end);
+      slice.lengths.assign(whole.lengths.begin() + begin, whole.lengths.begin() + end);
+      slice.steps = slice.lengths.empty() ? 0 : slice.lengths.front();
+      slice.loss_denominator = denominator;
+      slice.first_song = whole.first_song + static_cast<int>(begin);
+      out.push_back(std::move(slice));
+    }
+  }
+  return out;
+}
+
 }  // namespace lyre

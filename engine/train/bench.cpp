@@ -83,10 +83,10 @@ Throughput time_epoch(const BenchOptions& o, BackendKind backend, const ModelSpe
   for (std::uint32_t i = 0; i < songs.size(); ++i) songs[i] = i;
   Rng rng(seed);
   const auto plan = make_training_batches(songs, host.lengths, spec.max_len, o.batch_size, 20, rng);
-  replica.load_plan(plan);
+  replica.load_training_plan(plan);
   const std::size_t warmup = std::min<std::size_t>(2, plan.size() - 1);
   for (std::size_t i = 0; i < warmup; ++i) replica.train_batch(i);
-  replica.counters();  // waits for the warm-up
+  replica.training_counters();  // waits for the warm-up
   if (ready) ready->arrive_and_wait();
   Throughput t;
   t.start_ns = monotonic_ns();
@@ -95,7 +95,7 @@ Throughput time_epoch(const BenchOptions& o, BackendKind backend, const ModelSpe
     t.songs += plan[i].songs.size();
     for (const auto l : plan[i].lengths) t.tokens += static_cast<std::uint64_t>(l);
   }
-  replica.counters();  // waits for the last batch
+  replica.training_counters();  // waits for the last batch
   t.end_ns = monotonic_ns();
   t.seconds = static_cast<double>(t.end_ns - t.start_ns) * 1e-9;
   return t;

@@ -35,6 +35,7 @@ EpochMetrics EpochMetrics::from_counters(std::span<const double> counters, int n
       actual += static_cast<double>(m.confusion[c * C + k]);
     }
     const double p = ratio(tp, predicted), r = ratio(tp, actual);
+    m.class_recall.push_back(r);
     precision += p;
     recall += r;
     f1 += ratio(2 * p * r, p + r);
@@ -53,7 +54,9 @@ nlohmann::json EpochMetrics::to_json(bool with_confusion) const {
                       {"macro_recall", macro_recall},
                       {"macro_f1", macro_f1},
                       {"threshold_precision", threshold_precision},
-                      {"threshold_recall", threshold_recall}};
+                      {"threshold_recall", threshold_recall},
+                      {"class_recall", class_recall},
+                      {"class_songs", class_songs()}};
   if (with_confusion) {
     j["num_classes"] = num_classes;
     j["confusion"] = confusion;
@@ -71,11 +74,20 @@ EpochMetrics EpochMetrics::from_json(const nlohmann::json& j) {
   m.macro_f1 = j.at("macro_f1").get<double>();
   m.threshold_precision = j.at("threshold_precision").get<double>();
   m.threshold_recall = j.at("threshold_recall").get<double>();
+  if (j.contains("class_recall")) m.class_recall = j.at("class_recall").get<std::vector<double>>();
   if (j.contains("confusion")) {
     m.num_classes = j.at("num_classes").get<int>();
     m.confusion = j.at("confusion").get<std::vector<std::uint64_t>>();
   }
   return m;
+}
+
+std::vector<std::uint64_t> EpochMetrics::class_songs() const {
+  const auto C = static_cast<std::size_t>(num_classes);
+  std::vector<std::uint64_t> rows(C, 0);
+  for (std::size_t r = 0; r < C && (r + 1) * C <= confusion.size(); ++r)
+    for (std::size_t c = 0; c < C; ++c) rows[r] += confusion[r * C + c];
+  return rows;
 }
 
 MeanStd mean_std(std::span<const double> values) {

@@ -27,6 +27,12 @@ struct EpochMetrics {
   double threshold_recall = 0;
   int num_classes = 0;
   std::vector<std::uint64_t> confusion;  // [label * C + predicted]
+  // Recall of each class (genre order): what an unbalanced corpus's macro
+  // figures average away, so the full set reports it.
+  std::vector<double> class_recall;
+
+  // Songs of each class (the confusion matrix's rows).
+  std::vector<std::uint64_t> class_songs() const;
 
   static EpochMetrics from_counters(std::span<const double> counters, int num_classes);
   nlohmann::json to_json(bool with_confusion = false) const;

@@ -1,5 +1,11 @@
 #include "engine/train/run_dir.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 #include "engine/core/error.hpp"
@@ -33,21 +39,37 @@ RunDirectory RunDirectory::open(const fs::path& dir) {
   return RunDirectory(dir);
 }
 
-RunDirectory RunDirectory::child(const std::string& name) const {
-  const auto dir = root_ / "variants" / name;
+RunDirectory RunDirectory::shared(const fs::path& dir) {
+  if (fs::exists(dir) && !fs::is_directory(dir))
+    fail_input("run folder {} exists and is not a folder", dir.string());
   ensure_directory(dir);
   return RunDirectory(dir);
 }
 
+RunDirectory RunDirectory::follow(const fs::path& dir) {
+  RunDirectory r(dir);
+  r.writer_ = false;
+  return r;
+}
+
+RunDirectory RunDirectory::child(const std::string& name) const {
+  const auto dir = root_ / "variants" / name;
+  if (writer_) ensure_directory(dir);
+  RunDirectory r(dir);
+  r.writer_ = writer_;
+  return r;
+}
+
 fs::path RunDirectory::fold_dir(int fold) const {
   const auto dir = root_ / "folds" / fmt::format("fold-{}", fold);
-  ensure_directory(dir);
+  if (writer_) ensure_directory(dir);
   return dir;
 }
 
 fs::path RunDirectory::checkpoint_path(int fold) const { return fold_dir(fold) / "checkpoint.bin"; }
 
 void RunDirectory::append_metrics(const nlohmann::json& line) {
+  if (!writer_) return;
   const std::lock_guard lock(*metrics_mutex_);
   std::ofstream out(root_ / "metrics.jsonl", std::ios::app);
   out << line.dump() << '\n';
@@ -56,6 +78,7 @@ void RunDirectory::append_metrics(const nlohmann::json& line) {
 }
 
 void RunDirectory::rewrite_metrics(const std::vector<nlohmann::json>& lines) {
+  if (!writer_) return;
   const std::lock_guard lock(*metrics_mutex_);
   std::string text;
   for (const auto& l : lines) text += l.dump() + "\n";
@@ -63,11 +86,29 @@ void RunDirectory::rewrite_metrics(const std::vector<nlohmann::json>& lines) {
 }
 
 void RunDirectory::write_json(const std::string& name, const nlohmann::json& j) const {
+  if (!writer_) return;
   write_text_file(root_ / name, j.dump(2) + "\n");
 }
 
 void RunDirectory::write_text(const std::string& name, const std::string& text) const {
+  if (!writer_) return;
   write_text_file(root_ / name, text);
+}
+
+RunLock::RunLock(const fs::path& run_dir) {
+  const auto path = run_dir / ".lock";
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd_ < 0) fail("cannot open {}: {}", path.string(), std::strerror(errno));
+  while (::flock(fd_, LOCK_EX) != 0) {
+    if (errno == EINTR) continue;
+    const int e = errno;
+    ::close(fd_);
+    fail("cannot lock {}: {}", path.string(), std::strerror(e));
+  }
+}
+
+RunLock::~RunLock() {
+  if (fd_ >= 0) ::close(fd_);  // closing releases the lock
 }
 
 std::vector<nlohmann::json> read_metrics(const fs::path& run_dir) {

@@ -30,6 +30,13 @@ class RunDirectory {
   static RunDirectory create(const ExperimentConfig& config, const std::filesystem::path& out);
   // An existing run (resume, predict, report): must hold config.yaml.
   static RunDirectory open(const std::filesystem::path& dir);
+  // A folder shared by several cluster tasks (`--folds`): created if missing,
+  // may already hold their files.
+  static RunDirectory shared(const std::filesystem::path& dir);
+  // This run folder as the ranks other than 0 of a data-parallel job see it:
+  // they read it, rank 0 alone writes (every write here is skipped).
+  static RunDirectory follow(const std::filesystem::path& dir);
+  bool writes() const { return writer_; }
   // A variant's directory below an ablation run (created if missing).
   RunDirectory child(const std::string& name) const;
 
@@ -47,7 +54,22 @@ class RunDirectory {
  private:
   explicit RunDirectory(std::filesystem::path root);
   std::filesystem::path root_;
+  bool writer_ = true;
   std::shared_ptr<std::mutex> metrics_mutex_;
+};
+
+// An exclusive lock on <run>/.lock (flock) for the cluster tasks that share a
+// run folder: joining it and deciding who writes the summary happen under it.
+// Released on destruction, and by the kernel when the process dies.
+class RunLock {
+ public:
+  explicit RunLock(const std::filesystem::path& run_dir);
+  ~RunLock();
+  RunLock(const RunLock&) = delete;
+  RunLock& operator=(const RunLock&) = delete;
+
+ private:
+  int fd_ = -1;
 };
 
 // Reads a run's metrics.jsonl (report, tests).

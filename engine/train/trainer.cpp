@@ -2,12 +2,16 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <csignal>
 #include <exception>
 #include <map>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+
+#include <fmt/ranges.h>
 
 #include "data/vocab.hpp"
 #include "engine/backend/backend.hpp"
@@ -21,6 +25,7 @@
 #include "engine/core/signals.hpp"
 #include "engine/core/strings.hpp"
 #include "engine/core/system.hpp"
+#include "engine/dist/communicator.hpp"
 #include "engine/model/init.hpp"
 #include "engine/report/report.hpp"
 #include "engine/train/checkpoint.hpp"
@@ -154,15 +159,18 @@ class SharedProgress {
 // for the atomics).
 struct Experiment {
   Experiment(const ExperimentConfig& c, const TrainingData& d, const std::vector<FoldSplit>& s,
-             RunDirectory& r, BackendKind b, const ModelSpec& m)
-      : config(c), data(d), splits(s), run(r), backend(b), spec(m) {}
+             RunDirectory& r, BackendKind b, const ModelSpec& m, dist::Communicator& k)
+      : config(c), data(d), splits(s), run(r), backend(b), spec(m), comm(k) {}
 
   const ExperimentConfig& config;
   const TrainingData& data;
   const std::vector<FoldSplit>& splits;
-  RunDirectory& run;
+  RunDirectory& run;  // writes only on rank 0
   BackendKind backend;
   ModelSpec spec;
+  dist::Communicator& comm;
+  BatchShare share;  // this process's slices of every training batch
+  std::string backend_text;  // the summary's "backend"
   std::vector<float> initial_params;
   FlatCorpus flat;                       // host copy: streaming packs batches from it
   std::unique_ptr<DeviceCorpus> corpus;  // the backend copy, unless streaming
@@ -185,12 +193,84 @@ std::vector<BatchPlan> eval_plan(const Experiment& ex, const std::vector<std::ui
   return make_eval_batches(songs, ex.data.lengths, ex.spec.max_len, ex.config.train.batch_size);
 }
 
+// Evaluation runs whole batches on every rank: no gradient to share, and the
+// counters come out the same everywhere without an exchange.
 EpochMetrics evaluate(FoldReplica& replica, const std::vector<BatchPlan>& plan) {
   const NvtxRange range("eval");
-  replica.load_plan(plan);
+  replica.load_eval_plan(plan);
   replica.reset_counters();
   for (std::size_t i = 0; i < plan.size(); ++i) replica.eval_batch(i);
-  return replica.metrics();
+  return replica.eval_metrics();
+}
+
+// train.balance: class_weights. w_c = N / (C n_c) over the fold's training
+// songs (sklearn's "balanced"), so a rare genre's errors cost as much in
+// total as a common one's; 0 for a class with no training song.
+std::vector<float> class_weights(const std::vector<std::uint32_t>& labels,
+                                 const std::vector<std::uint32_t>& train, int classes) {
+  std::vector<std::uint64_t> count(static_cast<std::size_t>(classes), 0);
+  for (const auto s : train) ++count[labels[s]];
+  std::vector<float> w(count.size(), 0.0f);
+  for (std::size_t c = 0; c < count.size(); ++c)
+    if (count[c] > 0)
+      w[c] = static_cast<float>(static_cast<double>(train.size()) /
+                                (static_cast<double>(classes) * static_cast<double>(count[c])));
+  return w;
+}
+
+// train.balance: resample. Every epoch draws floor(N / C) training songs of
+// each class: without repeats from a class that has that many, cycling
+// through a fresh permutation of a smaller class. A new draw every epoch, so
+// over the run a large class's songs are all seen.
+std::vector<std::uint32_t> balanced_draw(const std::vector<std::uint32_t>& labels,
+                                         const std::vector<std::uint32_t>& train, int classes,
+                                         Rng& rng) {
+  std::vector<std::vector<std::uint32_t>> by_class(static_cast<std::size_t>(classes));
+  for (const auto s : train) by_class[labels[s]].push_back(s);
+  const std::size_t per_class = train.size() / static_cast<std::size_t>(classes);
+  std::vector<std::uint32_t> out;
+  out.reserve(per_class * by_class.size());
+  for (auto& songs : by_class) {
+    if (songs.empty()) continue;
+    rng.shuffle(std::span(songs));
+    for (std::size_t i = 0; i < per_class; ++i) out.push_back(songs[i % songs.size()]);
+  }
+  return out;
+}
+
+// One epoch's training batches, with each batch's loss denominator when the
+// loss is class-weighted (the whole batch's sum of weights).
+std::vector<BatchPlan> training_plan(const Experiment& ex, const FoldSplit& split,
+                                     const std::vector<float>& weights, Rng& rng) {
+  const auto& config = ex.config;
+  const auto songs = config.train.balance == ClassBalance::resample
+                         ? balanced_draw(ex.data.labels, split.indices.train, ex.spec.num_classes, rng)
+                         : split.indices.train;
+  auto plan = make_training_batches(songs, ex.data.lengths, ex.spec.max_len,
+                                    config.train.batch_size, config.train.bucket_window, rng);
+  if (!weights.empty())
+    for (auto& batch : plan) {
+      double sum = 0;
+      for (const auto s : batch.songs) sum += static_cast<double>(weights[ex.data.labels[s]]);
+      batch.loss_denominator = sum;
+    }
+  return plan;
+}
+
+// This process's share of every training batch: micro-batches in one
+// process, or its rank's slice in a data-parallel job.
+BatchShare batch_share(const ExperimentConfig& config, const dist::Communicator& comm) {
+  const int micro = config.train.micro_batches;
+  if (comm.size() == 1) return {micro, 0, micro};
+  if (micro > 1)
+    fail_input("train.micro_batches = {} in a job of {} ranks: each rank already computes one "
+               "slice of every batch; set train.micro_batches = 1",
+               micro, comm.size());
+  if (config.train.batch_size < comm.size())
+    fail_input("train.batch_size = {} is smaller than the {} ranks: every rank needs a song of "
+               "each batch",
+               config.train.batch_size, comm.size());
+  return {comm.size(), comm.rank(), 1};
 }
 
 std::string confusion_csv(const EpochMetrics& m, const std::vector<std::string>& genres) {
@@ -268,9 +348,13 @@ FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
     return outcome;
   }
 
+  const auto weights = config.train.balance == ClassBalance::class_weights
+                           ? class_weights(ex.data.labels, split.indices.train, ex.spec.num_classes)
+                           : std::vector<float>{};
   FoldReplica replica(make_layer_ops(ex.backend, config.cuda), ex.spec, feeder_factory(ex),
                       config.train.optimizer, config.train.batch_size,
-                      derive_seed(config.seed, kSeedDropout, static_cast<std::uint64_t>(fold)));
+                      derive_seed(config.seed, kSeedDropout, static_cast<std::uint64_t>(fold)),
+                      ex.share, &ex.comm, ex.backend, weights.empty() ? nullptr : weights.data());
   if (state.optimizer.m.empty()) {
     replica.set_parameters(state.optimizer.params);
   } else {
@@ -282,42 +366,60 @@ FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
 
   auto save = [&](FoldCheckpoint& c) {
     c.optimizer = replica.state();
-    save_checkpoint(checkpoint_path, ex.spec, vocab_hash, c);
+    if (ex.run.writes()) save_checkpoint(checkpoint_path, ex.spec, vocab_hash, c);
   };
+  const std::size_t counter_count =
+      static_cast<std::size_t>(ex.share.parts) * metric_slots(ex.spec.num_classes);
+  if (state.next_batch > 0 && state.epoch_counters.size() != counter_count)
+    fail_input("checkpoint {} stopped mid-epoch in a run whose batches were split in {} parts "
+               "(train.micro_batches, or ranks); this one splits them in {}: resume with the "
+               "same split",
+               checkpoint_path.string(), state.epoch_counters.size() / metric_slots(ex.spec.num_classes),
+               ex.share.parts);
 
   for (int epoch = state.epochs_done + 1; epoch <= config.train.epochs; ++epoch) {
     const NvtxRange epoch_range(fmt::format("epoch {}", epoch));
     const auto epoch_start = monotonic_ns();
     Rng rng(derive_seed(config.seed, kSeedBatches,
                         (static_cast<std::uint64_t>(fold) << 32) | static_cast<std::uint64_t>(epoch)));
-    const auto plan = make_training_batches(split.indices.train, ex.data.lengths, ex.spec.max_len,
-                                            config.train.batch_size, config.train.bucket_window, rng);
-    replica.load_plan(plan);
+    const auto plan = training_plan(ex, split, weights, rng);
+    replica.load_training_plan(plan);
     if (state.next_batch > 0) {
-      replica.set_counters(state.epoch_counters);
+      replica.set_training_counters(state.epoch_counters);
     } else {
       replica.reset_counters();
     }
+    // Stops before batch `next`, keeping the epoch's position and counters.
+    auto interrupt = [&](std::size_t next) {
+      state.epoch_counters = replica.training_counters();
+      state.next_batch = next;
+      state.seconds += seconds_since(epoch_start);
+      save(state);
+      log::info("fold {}: stopped in epoch {} at batch {}/{}; checkpoint {}", fold, epoch, next,
+                plan.size(), checkpoint_path.string());
+      outcome.interrupted = true;
+      outcome.state = std::move(state);
+    };
+    // One process stops before the next batch; data-parallel ranks carry the
+    // wish with the batch's gradient exchange and stop together after it.
+    const bool distributed = replica.distributed();
     for (std::size_t i = state.next_batch; i < plan.size(); ++i) {
-      if (ex.should_stop()) {
-        state.epoch_counters = replica.counters();
-        state.next_batch = i;
-        state.seconds += seconds_since(epoch_start);
-        save(state);
-        log::info("fold {}: stopped in epoch {} at batch {}/{}; checkpoint {}", fold, epoch, i,
-                  plan.size(), checkpoint_path.string());
-        outcome.interrupted = true;
-        outcome.state = std::move(state);
+      if (!distributed && ex.should_stop()) {
+        interrupt(i);
         return outcome;
       }
-      replica.train_batch(i);
+      const bool agreed_stop = replica.train_batch(i, distributed && ex.should_stop());
       if (ex.stop_after_batches && ++*ex.batches_run >= ex.stop_after_batches) request_stop(SIGINT);
       ex.progress->add(plan[i].songs.size(), fmt::format("fold {} epoch {}/{}", fold, epoch,
                                                          config.train.epochs));
+      if (distributed && agreed_stop) {
+        interrupt(i + 1);
+        return outcome;
+      }
     }
     state.next_batch = 0;
     state.epoch_counters.clear();
-    const auto train = replica.metrics();
+    const auto train = replica.training_metrics();
     const auto validation = evaluate(replica, validation_plan);
     const double seconds = seconds_since(epoch_start);
     state.seconds += seconds;
@@ -363,8 +465,9 @@ FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
   state.test = test.to_json(true);
   state.finished = true;
   save(state);
-  write_text_file(ex.run.fold_dir(fold) / "confusion_test.csv",
-                  confusion_csv(test, ex.data.corpus.genres()));
+  if (ex.run.writes())
+    write_text_file(ex.run.fold_dir(fold) / "confusion_test.csv",
+                    confusion_csv(test, ex.data.corpus.genres()));
   log::info("fold {}: test loss {:.4f} accuracy {:.3f} macro F1 {:.3f}", fold, test.loss,
             test.accuracy, test.macro_f1);
   outcome.state = std::move(state);
@@ -399,7 +502,7 @@ void run_folds(std::size_t n, std::size_t concurrency, Experiment& ex, Fn fn) {
 
 json summarize(const Experiment& ex, const std::vector<FoldOutcome>& folds, double wall_seconds) {
   json summary = {{"name", ex.config.name},
-                  {"backend", describe_backend(ex.backend, ex.config)},
+                  {"backend", ex.backend_text},
                   {"model", ex.spec.describe()},
                   {"parameters", ParamLayout(ex.spec).total()},
                   {"genres", ex.data.corpus.genres()},
@@ -429,8 +532,21 @@ json summarize(const Experiment& ex, const std::vector<FoldOutcome>& folds, doub
     const auto ms = mean_std(values);
     mean[key] = {{"mean", ms.mean}, {"std", ms.std}};
   }
+  // Per genre: recall on the test songs, mean and std over folds.
+  json class_recall = json::array();
+  const auto& genres = ex.data.corpus.genres();
+  for (std::size_t c = 0; c < genres.size(); ++c) {
+    std::vector<double> values;
+    for (const auto& f : folds) {
+      const auto recall = EpochMetrics::from_json(f.state.test).class_recall;
+      if (c < recall.size()) values.push_back(recall[c]);
+    }
+    const auto ms = mean_std(values);
+    class_recall.push_back({{"genre", genres[c]}, {"mean", ms.mean}, {"std", ms.std}});
+  }
   summary["folds"] = fold_records;
   summary["mean"] = mean;
+  summary["test_class_recall"] = class_recall;
   summary["test_confusion_total"] = total_confusion;
   // Songs trained per second of wall time, all folds together.
   summary["train_songs_per_second_wall"] = wall_seconds > 0 ? static_cast<double>(songs) / wall_seconds : 0.0;
@@ -438,15 +554,20 @@ json summarize(const Experiment& ex, const std::vector<FoldOutcome>& folds, doub
   return summary;
 }
 
+double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 void write_run_files(const ExperimentConfig& config, const TrainingData& data, RunDirectory& run,
                      BackendKind backend, const ModelSpec& spec, const std::string& kind) {
   run.write_text("config.yaml", to_yaml(config));
-  data.corpus.vocab().save(run.root() / "vocab.txt");
+  if (run.writes()) data.corpus.vocab().save(run.root() / "vocab.txt");
   run.write_text("genres.txt", join(data.corpus.genres(), "\n") + "\n");
   run.write_json("run.json",
                  {{"kind", kind},
                   {"name", config.name},
                   {"started", utc_timestamp()},
+                  {"started_unix", unix_seconds()},
                   {"host", host_name()},
                   {"backend", describe_backend(backend, config)},
                   {"model", spec.describe()},
@@ -456,43 +577,126 @@ void write_run_files(const ExperimentConfig& config, const TrainingData& data, R
                   {"vocab_hash", fmt::format("{:016x}", data.corpus.manifest().vocab_hash)}});
 }
 
-// Trains every fold of one configuration into `run`, resuming from the
-// checkpoints it finds there.
+json read_run_info(const fs::path& run_dir) {
+  try {
+    return json::parse(read_text_file(run_dir / "run.json"));
+  } catch (const json::exception& e) {
+    fail_input("{}: not valid JSON: {}", (run_dir / "run.json").string(), e.what());
+  }
+}
+
+// Wall time of a run that several tasks shared: from its first task's start.
+double seconds_since_run_start(const fs::path& run_dir) {
+  const auto info = read_run_info(run_dir);
+  if (!info.contains("started_unix")) return 0.0;
+  return std::max(0.0, unix_seconds() - info.at("started_unix").get<double>());
+}
+
+enum class RunMode {
+  fresh,   // a new run folder
+  resume,  // --resume: every fold continues from its checkpoint
+  join,    // --folds: some folds, into a folder other tasks share
+};
+
+// The folds this process trains: cv.folds_subset, or all of them.
+std::vector<int> selected_folds(const ExperimentConfig& config, std::size_t splits) {
+  std::vector<int> folds;
+  for (const int f : config.cv.folds_subset)
+    if (std::find(folds.begin(), folds.end(), f) == folds.end()) folds.push_back(f);
+  if (folds.empty())
+    for (int f = 0; f < static_cast<int>(splits); ++f) folds.push_back(f);
+  for (const int f : folds)
+    LYRE_CHECK(f < static_cast<int>(splits), "fold {} of {}", f, splits);
+  return folds;
+}
+
+// Fills `outcomes` with the finished folds found in the run folder among
+// those this process did not train; returns one line per fold still missing.
+std::vector<std::string> collect_finished_folds(const Experiment& ex, const std::vector<int>& trained,
+                                                std::vector<FoldOutcome>& outcomes) {
+  std::vector<std::string> missing;
+  const auto vocab_hash = ex.data.corpus.manifest().vocab_hash;
+  for (int f = 0; f < static_cast<int>(ex.splits.size()); ++f) {
+    if (std::find(trained.begin(), trained.end(), f) != trained.end()) continue;
+    const auto path = ex.run.checkpoint_path(f);
+    if (!fs::exists(path)) {
+      missing.push_back(fmt::format("fold {}: not started", f));
+      continue;
+    }
+    auto state = load_checkpoint(path, ex.spec, vocab_hash);
+    if (!state.finished) {
+      missing.push_back(fmt::format("fold {}: {} of {} epochs done", f, state.epochs_done,
+                                    ex.config.train.epochs));
+      continue;
+    }
+    auto& o = outcomes[static_cast<std::size_t>(f)];
+    o.state = std::move(state);
+    o.record = fold_record(ex.splits[static_cast<std::size_t>(f)], f, o.state);
+  }
+  return missing;
+}
+
+// The summary, the metrics in canonical order (fold, then epoch: the same
+// file however the folds were scheduled) and the report, from every fold's
+// final state.
+json finish_run(const Experiment& ex, const std::vector<FoldOutcome>& folds, double wall_seconds,
+                const RunOptions& options) {
+  std::vector<json> history;
+  for (const auto& f : folds)
+    for (const auto& h : f.state.history) history.push_back(h);
+  ex.run.rewrite_metrics(history);
+  auto summary = summarize(ex, folds, wall_seconds);
+  ex.run.write_json("summary.json", summary);
+  ex.run.write_text("summary.md", summary_markdown(summary));
+  if (options.write_report && ex.run.writes()) write_run_report(ex.run.root());
+  return summary;
+}
+
+// Trains this process's folds of one configuration into `run` (all of them,
+// or cv.folds_subset), resuming from the checkpoints it finds there. The
+// summary is written once every fold of the run has finished.
 RunOutcome run_experiment(const ExperimentConfig& config, const TrainingData& data,
                           const std::vector<FoldSplit>& splits, RunDirectory& run,
-                          const RunOptions& options, bool resume) {
+                          const RunOptions& options, RunMode mode, dist::Communicator& comm) {
   const auto start = monotonic_ns();
   const auto backend = resolve_backend(config.train.backend, config.cuda);
   if (backend == BackendKind::cpu) configure_cpu_threads(config.train.threads);
   const auto spec = ModelSpec::from(config.model, data.corpus.vocab().size(),
                                     static_cast<int>(data.corpus.num_classes()));
-  if (!resume) write_run_files(config, data, run, backend, spec, "train");
-  log::info("{}: {} on {}", config.name, spec.describe(), describe_backend(backend, config));
+  if (mode == RunMode::fresh) write_run_files(config, data, run, backend, spec, "train");
+  log::info("{}: {} on {}{}", config.name, spec.describe(), describe_backend(backend, config),
+            comm.size() > 1 ? fmt::format(", data-parallel over {}", comm.describe()) : "");
 
   std::optional<PretrainedEmbedding> pretrained;
   if (data.embedding) pretrained = PretrainedEmbedding{data.embedding->values, data.embedding->found};
-  Experiment ex{config, data, splits, run, backend, spec};
+  Experiment ex{config, data, splits, run, backend, spec, comm};
+  ex.share = batch_share(config, comm);
+  ex.backend_text = describe_backend(backend, config);
   ex.initial_params = initial_parameters(spec, ParamLayout(spec), derive_seed(config.seed, kSeedInit),
                                          pretrained ? &*pretrained : nullptr);
   for (const auto& s : splits)
     ex.max_plan_songs = std::max({ex.max_plan_songs, s.indices.train.size(),
                                   s.indices.validation.size(), s.indices.test.size()});
 
-  // Each fold's starting point: its checkpoint when resuming, else fresh.
-  std::vector<FoldCheckpoint> states;
+  // Each fold's starting point: its checkpoint when resuming or joining, else fresh.
+  const auto folds = selected_folds(config, splits.size());
+  std::vector<FoldCheckpoint> states(splits.size());
   std::vector<json> history;
   std::uint64_t remaining_songs = 0;
-  for (int f = 0; f < static_cast<int>(splits.size()); ++f) {
+  for (const int f : folds) {
     const auto path = run.checkpoint_path(f);
-    states.push_back(resume && fs::exists(path)
-                         ? load_checkpoint(path, spec, data.corpus.manifest().vocab_hash)
-                         : fresh_state(f, ex.initial_params));
-    for (const auto& h : states.back().history) history.push_back(h);
-    if (!states.back().finished)
-      remaining_songs += static_cast<std::uint64_t>(config.train.epochs - states.back().epochs_done) *
+    auto& state = states[static_cast<std::size_t>(f)];
+    state = mode != RunMode::fresh && fs::exists(path)
+                ? load_checkpoint(path, spec, data.corpus.manifest().vocab_hash)
+                : fresh_state(f, ex.initial_params);
+    for (const auto& h : state.history) history.push_back(h);
+    if (!state.finished)
+      remaining_songs += static_cast<std::uint64_t>(config.train.epochs - state.epochs_done) *
                          splits[static_cast<std::size_t>(f)].indices.train.size();
   }
-  if (resume) run.rewrite_metrics(history);
+  // Drops the lines of epochs after the last checkpoint (a shared folder's
+  // metrics.jsonl is put in order when its summary is written).
+  if (mode == RunMode::resume) run.rewrite_metrics(history);
 
   ex.flat = flatten(data.corpus);
   const auto budget = static_cast<std::uint64_t>(config.cuda.memory_budget_mb) << 20;
@@ -510,31 +714,48 @@ RunOutcome run_experiment(const ExperimentConfig& config, const TrainingData& da
   ex.batches_run = &batches_run;
   ex.stop_after_batches = options.stop_after_batches;
 
-  // CUDA: every fold at once, one stream each. CPU: one after another, every
-  // core on one fold's matrix products.
+  // CUDA: every fold at once, one stream each. CPU, and data-parallel jobs
+  // (whose ranks step through the folds together): one after another.
   const std::size_t concurrency =
-      backend == BackendKind::cuda && config.cv.concurrent ? splits.size() : 1;
+      backend == BackendKind::cuda && config.cv.concurrent && comm.size() == 1 ? folds.size() : 1;
   std::vector<FoldOutcome> outcomes(splits.size());
-  run_folds(splits.size(), concurrency, ex, [&](std::size_t f) {
-    outcomes[f] = run_fold(ex, static_cast<int>(f), std::move(states[f]));
+  run_folds(folds.size(), concurrency, ex, [&](std::size_t i) {
+    const auto f = static_cast<std::size_t>(folds[i]);
+    outcomes[f] = run_fold(ex, folds[i], std::move(states[f]));
   });
   progress.finish();
 
   RunOutcome outcome{run.root(), false, 0, {}};
-  for (const auto& o : outcomes) outcome.interrupted |= o.interrupted;
+  outcome.primary = run.writes();
+  for (const int f : folds) outcome.interrupted |= outcomes[static_cast<std::size_t>(f)].interrupted;
   if (outcome.interrupted) {
     outcome.stop_signal = stop_signal();
     return outcome;
   }
-  outcome.summary = summarize(ex, outcomes, seconds_since(start));
-  run.write_json("summary.json", outcome.summary);
-  run.write_text("summary.md", summary_markdown(outcome.summary));
-  if (options.write_report) write_run_report(run.root());
+  double wall_seconds = seconds_since(start);
+  std::optional<RunLock> lock;
+  if (folds.size() < splits.size()) {
+    // Tasks share the folder: the one that finishes last (as the lock
+    // orders them) finds every fold done and writes the summary.
+    if (run.writes()) lock.emplace(run.root());
+    outcome.unfinished = collect_finished_folds(ex, folds, outcomes);
+    if (!outcome.unfinished.empty()) {
+      outcome.partial = true;
+      log::info("{}: trained fold(s) {}; the run waits for {} — the task that finishes last "
+                "writes the summary (or run `lyre merge {}`)",
+                run.root().string(), fmt::format("{}", fmt::join(folds, ", ")), join(outcome.unfinished, "; "),
+                run.root().string());
+      return outcome;
+    }
+    wall_seconds = seconds_since_run_start(run.root());
+  }
+  outcome.summary = finish_run(ex, outcomes, wall_seconds, options);
   return outcome;
 }
 
 RunOutcome run_variants(const ExperimentConfig& config, const TrainingData& data,
-                        RunDirectory& root, const RunOptions& options, bool resume) {
+                        RunDirectory& root, const RunOptions& options, bool resume,
+                        dist::Communicator& comm) {
   const auto start = monotonic_ns();
   const auto splits = make_splits(config, data.labels, data.song_ids);  // one set of folds for every variant
   if (!resume) {
@@ -552,7 +773,8 @@ RunOutcome run_variants(const ExperimentConfig& config, const TrainingData& data
     const bool started = fs::exists(dir.root() / "config.yaml");
     log::info("ablation variant '{}' ({})", variant.name,
               variant.description.empty() ? "no description" : variant.description);
-    auto outcome = run_experiment(vc, data, splits, dir, options, resume && started);
+    auto outcome = run_experiment(vc, data, splits, dir, options,
+                                  resume && started ? RunMode::resume : RunMode::fresh, comm);
     if (outcome.interrupted) {
       outcome.dir = root.root();
       return outcome;
@@ -569,8 +791,85 @@ RunOutcome run_variants(const ExperimentConfig& config, const TrainingData& data
   root.write_json("ablation.json", ablation);
   root.write_text("ablation.md", ablation_markdown(ablation));
   root.write_text("ablation.csv", ablation_csv(ablation));
-  if (options.write_report) write_ablation_report(root.root());
-  return RunOutcome{root.root(), false, 0, ablation};
+  if (options.write_report && root.writes()) write_ablation_report(root.root());
+  RunOutcome outcome{root.root(), false, 0, ablation};
+  outcome.primary = root.writes();
+  return outcome;
+}
+
+// The job's communicator: one process, or the ranks mpirun/srun started.
+// Ranks other than 0 log warnings only, each line marked with its rank.
+std::unique_ptr<dist::Communicator> open_job(const ExperimentConfig& config) {
+  auto comm = dist::open_communicator(config.dist, resolve_backend(config.train.backend, config.cuda));
+  batch_share(config, *comm);  // refuses a split the ranks cannot do before any file is written
+  if (comm->size() > 1) {
+    log::set_prefix(fmt::format("rank {}/{}: ", comm->rank(), comm->size()));
+    if (!comm->is_root() && log::level() < log::Level::warn) log::set_level(log::Level::warn);
+  }
+  return comm;
+}
+
+// Rank 0 opens (or creates) the run folder, and the others follow it there;
+// rank 0's refusal stops every rank with the same message.
+RunDirectory open_on_root(dist::Communicator& comm, const std::function<RunDirectory()>& open) {
+  std::optional<RunDirectory> mine;
+  const auto path = comm.share_from_root([&] {
+    mine.emplace(open());
+    return mine->root().string();
+  });
+  return comm.is_root() ? std::move(*mine) : RunDirectory::follow(path);
+}
+
+std::vector<std::string> split_lines(const std::string& text) {
+  std::vector<std::string> lines;
+  std::size_t begin = 0;
+  while (begin < text.size()) {
+    const auto end = std::min(text.find('\n', begin), text.size());
+    lines.push_back(text.substr(begin, end - begin));
+    begin = end + 1;
+  }
+  return lines;
+}
+
+// "line 12: `model.hidden: 64` in the folder, `model.hidden: 128` here".
+std::string first_difference(const std::string& stored, const std::string& mine) {
+  const auto a = split_lines(stored), b = split_lines(mine);
+  for (std::size_t i = 0; i < std::max(a.size(), b.size()); ++i) {
+    const std::string x = i < a.size() ? a[i] : "(end)", y = i < b.size() ? b[i] : "(end)";
+    if (x != y) return fmt::format("line {}: `{}` in the folder, `{}` in this task", i + 1, x, y);
+  }
+  return "no line differs";
+}
+
+// `--folds` tasks share one run folder: the first creates it, the others
+// check that they train the same run (every config key but cv.folds_subset).
+RunDirectory join_run_folder(const ExperimentConfig& config, const TrainingData& data,
+                             const fs::path& out) {
+  if (out.empty())
+    fail_input("cv.folds_subset (--folds) trains part of a run: name the run folder its tasks "
+               "share with --out");
+  auto run = RunDirectory::shared(out);
+  const RunLock lock(out);
+  ExperimentConfig whole = config;
+  whole.cv.folds_subset.clear();
+  const auto config_path = out / "config.yaml";
+  if (fs::exists(config_path)) {
+    const auto stored = read_text_file(config_path), mine = to_yaml(whole);
+    if (stored != mine)
+      fail_input("{} belongs to another run: {}; every task of a run needs the same config and "
+                 "--set options",
+                 config_path.string(), first_difference(stored, mine));
+    return run;
+  }
+  for (const auto& entry : fs::directory_iterator(out))
+    if (entry.path().filename() != ".lock")
+      fail_input("{} holds files but no config.yaml: not a Lyre run folder; choose another --out",
+                 out.string());
+  const auto backend = resolve_backend(config.train.backend, config.cuda);
+  const auto spec = ModelSpec::from(config.model, data.corpus.vocab().size(),
+                                    static_cast<int>(data.corpus.num_classes()));
+  write_run_files(whole, data, run, backend, spec, "train");
+  return run;
 }
 
 }  // namespace
@@ -603,6 +902,12 @@ std::string summary_markdown(const json& s) {
                      ms("test_accuracy", 100), ms("test_loss", 1), ms("test_macro_precision", 100),
                      ms("test_macro_recall", 100), ms("test_macro_f1", 100),
                      ms("test_threshold_precision", 100), ms("test_threshold_recall", 100));
+  if (s.contains("test_class_recall")) {
+    out += "\n| genre | test recall % (mean ± std over folds) |\n|---|---|\n";
+    for (const auto& g : s.at("test_class_recall"))
+      out += fmt::format("| {} | {:.1f} ± {:.1f} |\n", g.at("genre").get<std::string>(),
+                         100.0 * g.at("mean").get<double>(), 100.0 * g.at("std").get<double>());
+  }
   out += fmt::format("\nwall time {:.1f} s, {:.0f} training songs/s\n",
                      s.at("wall_seconds").get<double>(),
                      s.at("train_songs_per_second_wall").get<double>());
@@ -612,14 +917,24 @@ std::string summary_markdown(const json& s) {
 RunOutcome run_training(const ExperimentConfig& config, const RunOptions& options) {
   const auto data = TrainingData::load(config);
   const auto splits = make_splits(config, data.labels, data.song_ids);
-  auto run = RunDirectory::create(config, options.out);
-  return run_experiment(config, data, splits, run, options, false);
+  auto comm = open_job(config);
+  const bool joining = !config.cv.folds_subset.empty();
+  auto run = open_on_root(*comm, [&] {
+    return joining ? join_run_folder(config, data, options.out)
+                   : RunDirectory::create(config, options.out);
+  });
+  return run_experiment(config, data, splits, run, options,
+                        joining ? RunMode::join : RunMode::fresh, *comm);
 }
 
 namespace {
 void require_ablation_list(const ExperimentConfig& config) {
   if (config.ablation.empty())
     fail_input("{}: `lyre ablate` needs an 'ablation' list of variants in the config",
+               config.source_file.string());
+  if (!config.cv.folds_subset.empty())
+    fail_input("{}: cv.folds_subset (--folds) applies to `lyre train`; an ablation trains every "
+               "fold of every variant",
                config.source_file.string());
 }
 }  // namespace
@@ -629,27 +944,52 @@ RunOutcome run_ablation(const ExperimentConfig& config, const RunOptions& option
   // The data is validated before the run folder exists: a refused corpus
   // leaves nothing behind.
   const auto data = TrainingData::load(config);
-  auto root = RunDirectory::create(config, options.out);
-  return run_variants(config, data, root, options, false);
+  auto comm = open_job(config);
+  auto root = open_on_root(*comm, [&] { return RunDirectory::create(config, options.out); });
+  return run_variants(config, data, root, options, false, *comm);
 }
 
 RunOutcome resume_run(const fs::path& run_dir, const RunOptions& options) {
-  auto run = RunDirectory::open(run_dir);
+  RunDirectory::open(run_dir);
   const auto config = load_config(run_dir / "config.yaml");
-  json info;
-  try {
-    info = json::parse(read_text_file(run_dir / "run.json"));
-  } catch (const json::exception& e) {
-    fail_input("{}: not valid JSON: {}", (run_dir / "run.json").string(), e.what());
-  }
+  const json info = read_run_info(run_dir);
   log::info("resuming {} from {}", config.name, run_dir.string());
   const auto data = TrainingData::load(config);
+  auto comm = open_job(config);
+  auto run = open_on_root(*comm, [&] { return RunDirectory::open(run_dir); });
   if (info.value("kind", "train") == "ablation") {
     require_ablation_list(config);
-    return run_variants(config, data, run, options, true);
+    return run_variants(config, data, run, options, true, *comm);
   }
   const auto splits = make_splits(config, data.labels, data.song_ids);
-  return run_experiment(config, data, splits, run, options, true);
+  return run_experiment(config, data, splits, run, options, RunMode::resume, *comm);
+}
+
+RunOutcome merge_run(const fs::path& run_dir, const RunOptions& options) {
+  auto run = RunDirectory::open(run_dir);
+  const auto config = load_config(run_dir / "config.yaml");
+  const json info = read_run_info(run_dir);
+  if (info.value("kind", "train") != "train")
+    fail_input("{}: `lyre merge` assembles a `lyre train` run; this folder holds an {}",
+               run_dir.string(), info.value("kind", "?"));
+  const auto data = TrainingData::load(config);
+  const auto splits = make_splits(config, data.labels, data.song_ids);
+  const auto spec = ModelSpec::from(config.model, data.corpus.vocab().size(),
+                                    static_cast<int>(data.corpus.num_classes()));
+  auto comm = dist::make_single_process();
+  Experiment ex{config, data, splits, run, BackendKind::cpu, spec, *comm};
+  ex.backend_text = info.value("backend", std::string("unknown"));
+  const RunLock lock(run_dir);
+  std::vector<FoldOutcome> outcomes(splits.size());
+  const auto missing = collect_finished_folds(ex, {}, outcomes);
+  if (!missing.empty())
+    fail_input("{} is not finished ({} of {} folds missing): {}. Train them (for example `lyre "
+               "train --config {} --folds N --out {}`), then merge again",
+               run_dir.string(), missing.size(), splits.size(), join(missing, "; "),
+               (run_dir / "config.yaml").string(), run_dir.string());
+  RunOutcome outcome{run.root(), false, 0, {}};
+  outcome.summary = finish_run(ex, outcomes, seconds_since_run_start(run_dir), options);
+  return outcome;
 }
 
 }  // namespace lyre

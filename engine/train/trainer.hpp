@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -55,6 +56,11 @@ struct RunOutcome {
   bool interrupted = false;
   int stop_signal = 0;
   nlohmann::json summary;  // summary.json (or ablation.json)
+  // `--folds`: this task's folds are done, the run's summary waits for these
+  // ("fold 3: not started"); written by the task that finishes last.
+  bool partial = false;
+  std::vector<std::string> unfinished;
+  bool primary = true;  // false on data-parallel ranks other than 0: they print nothing
 };
 
 struct RunOptions {
@@ -72,6 +78,9 @@ RunOutcome run_training(const ExperimentConfig& config, const RunOptions& option
 RunOutcome run_ablation(const ExperimentConfig& config, const RunOptions& options);
 // Continues a run (or an ablation) from its folder's config and checkpoints.
 RunOutcome resume_run(const std::filesystem::path& run_dir, const RunOptions& options);
+// Writes the summary, metrics and report of a run whose folds were trained by
+// separate tasks (`--folds`); InputError listing the folds not yet finished.
+RunOutcome merge_run(const std::filesystem::path& run_dir, const RunOptions& options);
 
 // The summary table (markdown) of a finished run, as printed at its end.
 std::string summary_markdown(const nlohmann::json& summary);
