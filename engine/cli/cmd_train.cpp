@@ -25,16 +25,23 @@ struct TrainOptions {
 };
 
 int finish(const RunOutcome& outcome, bool ablation) {
-  if (!outcome.primary) return outcome.interrupted ? 128 + (outcome.stop_signal ? outcome.stop_signal : 2) : 0;
+  const int stopped = 128 + (outcome.stop_signal ? outcome.stop_signal : 2);
+  if (!outcome.primary) return outcome.interrupted ? stopped : 0;  // rank 0 reports
+  if (outcome.interrupted) {
+    if (outcome.joined) {
+      log::warn("interrupted: checkpoints saved; the same `lyre train --folds ... --out {}` "
+                "command continues these folds",
+                outcome.dir.string());
+    } else {
+      log::warn("interrupted: checkpoints saved; continue with `lyre {} --resume {}`",
+                ablation ? "ablate" : "train", outcome.dir.string());
+    }
+    return stopped;
+  }
   if (outcome.partial) {
     fmt::print("run folder: {}\nthis task's folds are done; still to train: {}\n",
                outcome.dir.string(), join(outcome.unfinished, "; "));
     return 0;
-  }
-  if (outcome.interrupted) {
-    log::warn("interrupted: checkpoints saved; continue with `lyre {} --resume {}`",
-              ablation ? "ablate" : "train", outcome.dir.string());
-    return 128 + (outcome.stop_signal ? outcome.stop_signal : 2);
   }
   fmt::print("\n{}\n", ablation ? ablation_markdown(outcome.summary) : summary_markdown(outcome.summary));
   fmt::print("run folder: {}\nreport:     {}\n", outcome.dir.string(),

@@ -727,6 +727,7 @@ RunOutcome run_experiment(const ExperimentConfig& config, const TrainingData& da
 
   RunOutcome outcome{run.root(), false, 0, {}};
   outcome.primary = run.writes();
+  outcome.joined = mode == RunMode::join;
   for (const int f : folds) outcome.interrupted |= outcomes[static_cast<std::size_t>(f)].interrupted;
   if (outcome.interrupted) {
     outcome.stop_signal = stop_signal();

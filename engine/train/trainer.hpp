@@ -59,6 +59,7 @@ struct RunOutcome {
   // `--folds`: this task's folds are done, the run's summary waits for these
   // ("fold 3: not started"); written by the task that finishes last.
   bool partial = false;
+  bool joined = false;  // trained cv.folds_subset into a shared folder
   std::vector<std::string> unfinished;
   bool primary = true;  // false on data-parallel ranks other than 0: they print nothing
 };
