@@ -2,7 +2,8 @@
 # Installs the Debian packages Lyre builds with, when they are missing and we
 # may (root with apt-get). Never insists: where a library was provided another
 # way (a prefix on CMAKE_PREFIX_PATH, a module system), CMake finds it and
-# reports clearly if it does not.
+# reports clearly if it does not. Extra packages to install may follow as
+# arguments (.ci/run adds the Slurm daemons its cluster test starts).
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,8 @@ packages=(
   libxxhash-dev              # checksums
   libcli11-dev               # command line
   libfmt-dev                 # formatting
+  libopenmpi-dev openmpi-bin # data-parallel training over MPI (mpirun for the `mpi` tests)
+  "$@"
 )
 
 missing=()
