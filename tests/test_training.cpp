@@ -153,6 +153,11 @@ TEST_F(TrainingTest, CheckpointOfAnotherModelIsRefusedAndKept) {
   auto edited = c;
   edited.model.hidden = 24;
   test::write_file(out / "run" / "config.yaml", to_yaml(edited));
+  // checksums.json catches the edit first; without the index (a folder from
+  // before it existed) the checkpoint's own model record still refuses it.
+  EXPECT_NE(input_error([&] { resume_run(out / "run", quiet({})); }).find("config.yaml is"),
+            std::string::npos);
+  fs::remove(out / "run" / "checksums.json");
   const auto msg = input_error([&] { resume_run(out / "run", quiet({})); });
   EXPECT_NE(msg.find("another model"), std::string::npos) << msg;
   EXPECT_NE(msg.find("checkpoint.bin"), std::string::npos) << msg;
@@ -230,6 +235,11 @@ TEST_F(TrainingTest, PredictRefusesAVocabularyThatDoesNotMatch) {
   c.train.epochs = 1;
   run_training(c, quiet(out / "run"));
   std::ofstream(out / "run" / "vocab.txt", std::ios::app) << "zzzextra\t2\n";
+  // checksums.json catches the edit first; without the index the vocabulary
+  // hash each checkpoint records still refuses it.
+  EXPECT_NE(input_error([&] { Predictor p(out / "run"); }).find("vocab.txt is truncated or was changed"),
+            std::string::npos);
+  fs::remove(out / "run" / "checksums.json");
   const auto msg = input_error([&] { Predictor p(out / "run"); });
   EXPECT_NE(msg.find("another vocabulary"), std::string::npos) << msg;
 }

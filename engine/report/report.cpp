@@ -85,6 +85,7 @@ double optional_number(const json& object, const char* key) {
 }
 
 json parse_json_file(const fs::path& file) {
+  verify_run_files(file.parent_path(), {file.filename().string()});
   try {
     return json::parse(read_text_file(file));
   } catch (const json::exception& e) {

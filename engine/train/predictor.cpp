@@ -10,6 +10,7 @@
 #include "engine/core/strings.hpp"
 #include "engine/model/network.hpp"
 #include "engine/train/checkpoint.hpp"
+#include "engine/train/run_dir.hpp"
 
 namespace lyre {
 namespace fs = std::filesystem;
@@ -37,6 +38,7 @@ Predictor::Predictor(const fs::path& run_dir, std::optional<int> fold) {
                (run_dir / "variants" / "<name>").string());
   if (!fs::is_regular_file(run_dir / "config.yaml"))
     fail_input("{} is not a Lyre run folder (no config.yaml)", run_dir.string());
+  verify_run_files(run_dir, {"config.yaml", "vocab.txt", "genres.txt"});
   config_ = load_config(run_dir / "config.yaml");
   vocab_ = data::Vocab::load(run_dir / "vocab.txt");
   genres_ = read_genres(run_dir / "genres.txt");

@@ -7,6 +7,10 @@
 //   summary.json, summary.md   per-fold test metrics and mean ± std
 //   vocab.txt, genres.txt  copies, so `lyre predict --run DIR` needs nothing else
 //   report/index.html      curves and confusion heat maps (SVG), no external fetches
+//   checksums.json         size and XXH3-64 of every file above that a later command
+//                          reads (checkpoints carry their own checksum), so predict,
+//                          report, --resume and merge never use a file that changed
+//                          after it was written
 // An ablation run holds one such directory per variant under variants/<name>/
 // plus ablation.md, ablation.csv and ablation.json.
 #pragma once
@@ -48,8 +52,12 @@ class RunDirectory {
   void append_metrics(const nlohmann::json& line);
   // Rewrites metrics.jsonl from scratch (on resume, from the checkpoints).
   void rewrite_metrics(const std::vector<nlohmann::json>& lines);
+  // Atomic writes of a file below the root (`name` may hold a sub-folder,
+  // e.g. folds/fold-0/confusion_test.csv), recorded in checksums.json.
   void write_json(const std::string& name, const nlohmann::json& j) const;
   void write_text(const std::string& name, const std::string& text) const;
+  // Records a file written another way (vocab.txt) in checksums.json.
+  void record(const std::string& name) const;
 
  private:
   explicit RunDirectory(std::filesystem::path root);
@@ -72,7 +80,16 @@ class RunLock {
   int fd_ = -1;
 };
 
-// Reads a run's metrics.jsonl (report, tests).
+// Reads a run's metrics.jsonl (report, tests), verified when checksums.json
+// lists it (a finished run).
 std::vector<nlohmann::json> read_metrics(const std::filesystem::path& run_dir);
+
+// Checks files of a run folder against its checksums.json before they are read:
+// InputError naming the file and the index when one is missing, truncated or
+// corrupt. A file the index does not list yet (metrics.jsonl while the run is
+// going on) is read as it is; a folder without an index (written by a Lyre
+// before it kept one) is read with a warning.
+void verify_run_files(const std::filesystem::path& run_dir,
+                      std::initializer_list<std::string_view> names);
 
 }  // namespace lyre

@@ -465,9 +465,11 @@ FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
   state.test = test.to_json(true);
   state.finished = true;
   save(state);
-  if (ex.run.writes())
-    write_text_file(ex.run.fold_dir(fold) / "confusion_test.csv",
-                    confusion_csv(test, ex.data.corpus.genres()));
+  if (ex.run.writes()) {
+    ex.run.fold_dir(fold);
+    ex.run.write_text(fmt::format("folds/fold-{}/confusion_test.csv", fold),
+                      confusion_csv(test, ex.data.corpus.genres()));
+  }
   log::info("fold {}: test loss {:.4f} accuracy {:.3f} macro F1 {:.3f}", fold, test.loss,
             test.accuracy, test.macro_f1);
   outcome.state = std::move(state);
@@ -561,7 +563,10 @@ double unix_seconds() {
 void write_run_files(const ExperimentConfig& config, const TrainingData& data, RunDirectory& run,
                      BackendKind backend, const ModelSpec& spec, const std::string& kind) {
   run.write_text("config.yaml", to_yaml(config));
-  if (run.writes()) data.corpus.vocab().save(run.root() / "vocab.txt");
+  if (run.writes()) {
+    data.corpus.vocab().save(run.root() / "vocab.txt");
+    run.record("vocab.txt");
+  }
   run.write_text("genres.txt", join(data.corpus.genres(), "\n") + "\n");
   run.write_json("run.json",
                  {{"kind", kind},
@@ -578,6 +583,7 @@ void write_run_files(const ExperimentConfig& config, const TrainingData& data, R
 }
 
 json read_run_info(const fs::path& run_dir) {
+  verify_run_files(run_dir, {"run.json"});
   try {
     return json::parse(read_text_file(run_dir / "run.json"));
   } catch (const json::exception& e) {
@@ -855,6 +861,7 @@ RunDirectory join_run_folder(const ExperimentConfig& config, const TrainingData&
   whole.cv.folds_subset.clear();
   const auto config_path = out / "config.yaml";
   if (fs::exists(config_path)) {
+    verify_run_files(out, {"config.yaml"});
     const auto stored = read_text_file(config_path), mine = to_yaml(whole);
     if (stored != mine)
       fail_input("{} belongs to another run: {}; every task of a run needs the same config and "
@@ -863,7 +870,7 @@ RunDirectory join_run_folder(const ExperimentConfig& config, const TrainingData&
     return run;
   }
   for (const auto& entry : fs::directory_iterator(out))
-    if (entry.path().filename() != ".lock")
+    if (entry.path().filename() != ".lock" && entry.path().filename() != ".checksums.lock")
       fail_input("{} holds files but no config.yaml: not a Lyre run folder; choose another --out",
                  out.string());
   const auto backend = resolve_backend(config.train.backend, config.cuda);
@@ -952,6 +959,7 @@ RunOutcome run_ablation(const ExperimentConfig& config, const RunOptions& option
 
 RunOutcome resume_run(const fs::path& run_dir, const RunOptions& options) {
   RunDirectory::open(run_dir);
+  verify_run_files(run_dir, {"config.yaml"});
   const auto config = load_config(run_dir / "config.yaml");
   const json info = read_run_info(run_dir);
   log::info("resuming {} from {}", config.name, run_dir.string());
@@ -968,6 +976,7 @@ RunOutcome resume_run(const fs::path& run_dir, const RunOptions& options) {
 
 RunOutcome merge_run(const fs::path& run_dir, const RunOptions& options) {
   auto run = RunDirectory::open(run_dir);
+  verify_run_files(run_dir, {"config.yaml"});
   const auto config = load_config(run_dir / "config.yaml");
   const json info = read_run_info(run_dir);
   if (info.value("kind", "train") != "train")
