@@ -271,7 +271,7 @@ const std::vector<Field>& schema() {
     f.push_back(integer<std::uint64_t>("data.seed", LYRE_FIELD(data.seed), 0, any_seed,
                                        "seed of the balanced sampling"));
 
-    f.push_back(integer<int>("model.embedding.dim", LYRE_FIELD(model.embedding.dim), 1, 4096,
+    f.push_back(integer<int>("model.embedding.dim", LYRE_FIELD(model.embedding.dim), 1, kMaxEmbeddingDim,
                              "embedding width"));
     f.push_back(choice<EmbeddingInit>("model.embedding.init", LYRE_FIELD(model.embedding.init),
                                       {{"glove", EmbeddingInit::glove},
@@ -279,23 +279,23 @@ const std::vector<Field>& schema() {
                                       "GloVe vectors (missing words random) or all random"));
     f.push_back(boolean("model.embedding.freeze", LYRE_FIELD(model.embedding.freeze),
                         "keep the embedding fixed"));
-    f.push_back(integer<int>("model.hidden", LYRE_FIELD(model.hidden), 1, 4096,
+    f.push_back(integer<int>("model.hidden", LYRE_FIELD(model.hidden), 1, kMaxHidden,
                              "LSTM hidden size"));
-    f.push_back(integer<int>("model.layers", LYRE_FIELD(model.layers), 1, 8, "LSTM layers"));
+    f.push_back(integer<int>("model.layers", LYRE_FIELD(model.layers), 1, kMaxLayers, "LSTM layers"));
     f.push_back(boolean("model.bidirectional", LYRE_FIELD(model.bidirectional),
                         "bidirectional LSTM"));
     f.push_back(choice<AttentionKind>("model.attention", LYRE_FIELD(model.attention),
                                       {{"additive", AttentionKind::additive},
                                        {"none", AttentionKind::none}},
                                       "additive attention over the LSTM outputs"));
-    f.push_back(integer<int>("model.attention_dim", LYRE_FIELD(model.attention_dim), 0, 8192,
+    f.push_back(integer<int>("model.attention_dim", LYRE_FIELD(model.attention_dim), 0, kMaxAttentionDim,
                              "attention width; 0 = LSTM output width"));
     f.push_back(choice<PoolKind>("model.pool", LYRE_FIELD(model.pool),
                                  {{"mean", PoolKind::mean}, {"none", PoolKind::none}},
                                  "global average pooling, or none"));
     f.push_back(real("model.dropout", LYRE_FIELD(model.dropout), 0.0, 0.95,
                      "dropout on the pooled vector"));
-    f.push_back(integer<int>("model.max_len", LYRE_FIELD(model.max_len), 1, 100'000,
+    f.push_back(integer<int>("model.max_len", LYRE_FIELD(model.max_len), 1, kMaxSongLength,
                              "tokens kept per song (head)"));
 
     f.push_back(choice<BackendKind>("train.backend", LYRE_FIELD(train.backend),
