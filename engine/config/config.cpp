@@ -26,6 +26,16 @@ Origin origin_of(const std::string& file, const YAML::Node& node) {
   return {fmt::format("{}:{}", file, node.Mark().line + 1)};
 }
 
+// The name of a mapping key. YAML allows any node as a key ("? [a, b]: 1",
+// "? {a: 1}", an empty "? "); a config's keys are plain names, and yaml-cpp's
+// own conversion would throw its bad-conversion error instead of ours.
+std::string key_name(const std::string& file, const YAML::Node& key) {
+  if (!key.IsScalar())
+    fail_input("{}: a key must be a plain name, found {}", origin_of(file, key).text,
+               key.IsMap() ? "a mapping" : key.IsSequence() ? "a list" : "an empty key");
+  return key.Scalar();
+}
+
 [[noreturn]] void bad_value(const Origin& at, const std::string& key, const std::string& expected,
                             const YAML::Node& node) {
   std::string got = node.IsScalar() ? "'" + node.Scalar() + "'"
@@ -433,7 +443,7 @@ void apply_tree(ExperimentConfig& config, const YAML::Node& node, const std::str
     fail_input("{}: key '{}' must hold a mapping of keys", at.text, prefix);
   }
   for (const auto& item : node) {
-    const auto name = item.first.as<std::string>();
+    const auto name = key_name(file, item.first);
     const std::string key = prefix.empty() ? name : prefix + "." + name;
     const auto at = origin_of(file, item.first);
     if (prefix.empty() && name == "extends") continue;  // handled by the loader
@@ -475,7 +485,7 @@ void read_ablation(ExperimentConfig& config, const YAML::Node& node, const std::
     if (!item.IsMap()) fail_input("{}: each ablation variant must be a mapping", item_at.text);
     AblationVariant variant;
     for (const auto& kv : item) {
-      const auto k = kv.first.as<std::string>();
+      const auto k = key_name(file, kv.first);
       const auto kv_at = origin_of(file, kv.first);
       if (k == "name") {
         if (!kv.second.IsScalar()) fail_input("{}: ablation 'name' must be a string", kv_at.text);
@@ -489,7 +499,7 @@ void read_ablation(ExperimentConfig& config, const YAML::Node& node, const std::
         if (!kv.second.IsMap())
           fail_input("{}: ablation 'set' must map dotted keys to values", kv_at.text);
         for (const auto& o : kv.second) {
-          const auto okey = o.first.as<std::string>();
+          const auto okey = key_name(file, o.first);
           const auto o_at = origin_of(file, o.first);
           if (!find_field(okey)) unknown_key(o_at.text, okey, "");
           if (okey.starts_with("data."))
