@@ -88,6 +88,18 @@ TEST(Config, KeysThatAreNotNamesAreInputErrors) {
   }
 }
 
+// Found by tests/fuzz/fuzz_config: `extends:` naming a folder let yaml-cpp's
+// "basic_filebuf::underflow ... Is a directory" escape instead of an InputError.
+TEST(Config, ExtendsAFolderIsAnInputError) {
+  TempDir dir;
+  for (const char* target : {".", "''", "sub"}) {
+    std::filesystem::create_directories(dir / "sub");
+    const auto path = write_file(dir / "c.yaml", std::string("extends: ") + target + "\nname: x\n");
+    const auto msg = input_error([&] { load_config(path); });
+    EXPECT_TRUE(test::contains(msg, "is not a regular file")) << target << ": " << msg;
+  }
+}
+
 TEST(Config, OutOfRangeIsAnError) {
   EXPECT_NE(input_error([] { parse_config("model: {hidden: 0}", "c.yaml"); }).find("model.hidden"),
             std::string::npos);

@@ -526,6 +526,10 @@ void read_ablation(ExperimentConfig& config, const YAML::Node& node, const std::
 
 YAML::Node load_yaml_file(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) fail_input("config file {} does not exist", path.string());
+  // A folder (`extends: .`, an empty `extends:`) made yaml-cpp's stream throw
+  // a bare I/O error, and a FIFO or /dev/stdin would block: configs are files.
+  if (!std::filesystem::is_regular_file(path))
+    fail_input("config file {} is not a regular file", path.string());
   try {
     return YAML::LoadFile(path.string());
   } catch (const YAML::Exception& e) {
