@@ -10,7 +10,7 @@ BUILD_DIR := build/$(LYRE_PRESET)
 LYRE := $(BUILD_DIR)/lyre
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build demo test test-gpu sanitize clean
+.PHONY: all deps configure build demo test test-gpu sanitize fuzz clean
 
 all: build
 
@@ -38,6 +38,12 @@ test-gpu: build
 
 sanitize:
 	cmake --preset sanitize && cmake --build --preset sanitize -j $(JOBS) && ctest --preset sanitize -j $(JOBS)
+
+# The libFuzzer harnesses of tests/fuzz (clang, ASan + UBSan), each for
+# FUZZ_SECONDS; fails if any finds anything (inputs under build/fuzz/artifacts).
+FUZZ_SECONDS ?= 60
+fuzz:
+	FUZZ_SECONDS=$(FUZZ_SECONDS) .ci/fuzz.sh
 
 clean:
 	rm -rf build

@@ -112,7 +112,7 @@ class GloveTextParser {
 // Binary cache
 // ---------------------------------------------------------------------------
 
-constexpr std::uint64_t kCacheMagic = 0x43564C4745525943ull;  // bytes "LYREGLVC"
+constexpr std::uint64_t kCacheMagic = 0x43564C4745525943ull;  // bytes "CYREGLVC" (a typo for LYRE..., kept: existing caches carry it)
 constexpr std::uint32_t kCacheVersion = 1;
 
 // What a cache entry must match to stand in for the text file.
@@ -192,6 +192,11 @@ std::optional<GloveVectors> read_cache_entry(const std::filesystem::path& file,
       !std::is_sorted(offsets.begin(), offsets.end()))
     fail_input("GloVe cache {}: its word table is inconsistent", file.string());
 
+  // The cache stands in for the text file, so it holds only what the text
+  // parser accepts: finite values, non-empty words without separators.
+  if (!std::all_of(values.begin(), values.end(), [](float v) { return std::isfinite(v); }))
+    fail_input("GloVe cache {}: it holds a value that is not finite", file.string());
+
   GloveVectors glove;
   glove.dim = expected_dim;
   glove.values.assign(values.begin(), values.end());
@@ -199,7 +204,11 @@ std::optional<GloveVectors> read_cache_entry(const std::filesystem::path& file,
   glove.index.reserve(count);
   for (std::uint64_t i = 0; i < count; ++i) {
     glove.words.emplace_back(blob, offsets[i], offsets[i + 1] - offsets[i]);
-    glove.index.emplace(glove.words.back(), static_cast<std::uint32_t>(i));
+    const std::string& word = glove.words.back();
+    if (word.empty() || word.find_first_of(" \n") != std::string::npos)
+      fail_input("GloVe cache {}: word {} is empty or holds a space or newline", file.string(),
+                 i + 1);
+    glove.index.emplace(word, static_cast<std::uint32_t>(i));
   }
   if (glove.index.size() != count)
     fail_input("GloVe cache {}: its word table repeats words", file.string());
@@ -299,7 +308,7 @@ EmbeddingMatrix build_embedding(const GloveVectors& glove, const Vocab& vocab) {
 }
 
 namespace {
-constexpr std::uint64_t kEmbeddingMagic = 0x44424D4545525943ull;  // bytes "LYREEMBD"
+constexpr std::uint64_t kEmbeddingMagic = 0x44424D4545525943ull;  // bytes "CYREEMBD" (a typo for LYRE..., kept: prepared folders carry it)
 constexpr std::uint32_t kEmbeddingVersion = 1;
 }  // namespace
 

@@ -61,7 +61,7 @@ struct EmbeddingMatrix {
 
 EmbeddingMatrix build_embedding(const GloveVectors& glove, const Vocab& vocab);
 
-// embedding.bin: BinaryWriter file; magic "LYREEMBD", version, vocab hash,
+// embedding.bin: BinaryWriter file; magic "CYREEMBD" (bytes as stored), version, vocab hash,
 // vocab size, dim, coverage, found[vocab_size], values[vocab_size * dim].
 void save_embedding(const std::filesystem::path& path, const EmbeddingMatrix& matrix);
 // InputError when the file is corrupt or was built for another vocabulary.

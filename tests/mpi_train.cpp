@@ -78,10 +78,11 @@ std::vector<int> lyre_processes_writing(const fs::path& run) {
 }
 
 // Root may run mpirun only when told so; oversubscribe: CI has 2 cores.
+// LYRE_MPI_RANK_ENV: extra environment for the ranks (tests/CMakeLists.txt).
 std::string mpirun(int ranks) {
-  return fmt::format("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 {} -np {} "
+  return fmt::format("env OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 {} {} -np {} "
                      "--oversubscribe --bind-to none",
-                     LYRE_MPIEXEC, ranks);
+                     LYRE_MPI_RANK_ENV, LYRE_MPIEXEC, ranks);
 }
 
 class MpiTrainTest : public ::testing::Test {

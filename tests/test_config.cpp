@@ -70,6 +70,36 @@ TEST(Config, WrongTypeNamesKeyAndExpectation) {
   EXPECT_NE(msg.find("'lots'"), std::string::npos) << msg;
 }
 
+// Found by tests/fuzz/fuzz_config (tests/data/fuzz_regressions/config-complex-key.yaml,
+// primary.yaml mutated so that a "? ..." line makes a mapping the key of
+// another): yaml-cpp's "bad conversion" escaped instead of an InputError, so
+// `lyre` exited 1 without naming the file.
+TEST(Config, KeysThatAreNotNamesAreInputErrors) {
+  const auto fuzzed = test::test_data_dir() / "fuzz_regressions" / "config-complex-key.yaml";
+  const auto msg = input_error([&] { load_config(fuzzed); });
+  EXPECT_TRUE(test::contains(msg, "config-complex-key.yaml:6: a key must be a plain name")) << msg;
+
+  for (const char* text : {"? [a, b]\n: 1\n", "? {model: 1}\n: 2\n", "model:\n  ? [hidden]\n  : 3\n",
+                           "? \n: 4\n", "ablation:\n  - {? [name] : x}\n",
+                           "ablation:\n  - {name: a, set: {? [model.hidden] : 64}}\n"}) {
+    const auto m = input_error([&] { parse_config(text, "c.yaml"); });
+    EXPECT_TRUE(test::contains(m, "c.yaml:")) << text;
+    EXPECT_TRUE(test::contains(m, "a key must be a plain name")) << text;
+  }
+}
+
+// Found by tests/fuzz/fuzz_config: `extends:` naming a folder let yaml-cpp's
+// "basic_filebuf::underflow ... Is a directory" escape instead of an InputError.
+TEST(Config, ExtendsAFolderIsAnInputError) {
+  TempDir dir;
+  for (const char* target : {".", "''", "sub"}) {
+    std::filesystem::create_directories(dir / "sub");
+    const auto path = write_file(dir / "c.yaml", std::string("extends: ") + target + "\nname: x\n");
+    const auto msg = input_error([&] { load_config(path); });
+    EXPECT_TRUE(test::contains(msg, "is not a regular file")) << target << ": " << msg;
+  }
+}
+
 TEST(Config, OutOfRangeIsAnError) {
   EXPECT_NE(input_error([] { parse_config("model: {hidden: 0}", "c.yaml"); }).find("model.hidden"),
             std::string::npos);

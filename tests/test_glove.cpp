@@ -221,6 +221,39 @@ TEST_F(GloveCache, CorruptEntryIsRebuilt) {
   EXPECT_EQ(test::read_file(entry), good);
 }
 
+// Found by tests/fuzz/fuzz_glove_cache: entries with a valid checksum but
+// content the text parser never accepts (a NaN value, a word with a space)
+// were handed out as GloVe vectors. They are corrupt entries: ignored and
+// rewritten from the text.
+TEST_F(GloveCache, EntryWithANonFiniteValueIsRebuilt) {
+  load_glove(text_, 3, cache_);
+  const fs::path entry = cache_files().at(0);
+  const std::string good = test::read_file(entry);
+  const float value = 1.5f;  // love's first value
+  const auto at = good.rfind(std::string_view(reinterpret_cast<const char*>(&value), 4));
+  ASSERT_NE(at, std::string::npos);
+  const std::uint32_t nan_bits = 0xFFFFFFFF;  // what the fuzzer wrote there
+  test::patch_checksummed(entry, at, std::string_view(reinterpret_cast<const char*>(&nan_bits), 4));
+
+  const GloveVectors g = load_glove(text_, 3, cache_);
+  EXPECT_EQ(row_of(g, "love"), (std::vector<float>{1.5f, 0.25f, -3.0f}));
+  EXPECT_EQ(test::read_file(entry), good);  // rewritten
+}
+
+TEST_F(GloveCache, EntryWithASeparatorInAWordIsRebuilt) {
+  load_glove(text_, 3, cache_);
+  const fs::path entry = cache_files().at(0);
+  const std::string good = test::read_file(entry);
+  const auto at = good.find("thelovecaf");  // the word blob
+  ASSERT_NE(at, std::string::npos);
+  for (const std::string_view patch : {"the ovecaf", "the\novecaf"}) {
+    test::patch_checksummed(entry, at, patch);
+    const GloveVectors g = load_glove(text_, 3, cache_);
+    EXPECT_EQ(g.words, (std::vector<std::string>{"the", "love", "café"})) << patch;
+    EXPECT_EQ(test::read_file(entry), good) << patch;
+  }
+}
+
 TEST_F(GloveCache, WrongDimensionIsReportedEvenWithACacheEntry) {
   load_glove(text_, 3, cache_);
   EXPECT_TRUE(contains(input_error([&] { load_glove(text_, 5, cache_); }),

@@ -7,6 +7,7 @@
 #include "data/prepare.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/signals.hpp"
+#include "engine/model/param_layout.hpp"
 #include "engine/train/checkpoint.hpp"
 #include "engine/train/predictor.hpp"
 #include "engine/train/run_dir.hpp"
@@ -162,6 +163,48 @@ TEST_F(TrainingTest, CheckpointOfAnotherModelIsRefusedAndKept) {
   EXPECT_NE(msg.find("another model"), std::string::npos) << msg;
   EXPECT_NE(msg.find("checkpoint.bin"), std::string::npos) << msg;
   EXPECT_EQ(test::read_file(checkpoint), before);
+}
+
+// Found by tests/fuzz/fuzz_checkpoint: a checkpoint (valid checksum) whose
+// stored model claimed 2,359,297 LSTM layers made load_stored_model lay out
+// every one of them, taking minutes and gigabytes before failing. The stored
+// shape is now held to the ranges a config allows, before anything is laid out.
+TEST(CheckpointFile, ImplausibleStoredShapeIsRefusedByName) {
+  TempDir dir;
+  ModelSpec spec;
+  spec.vocab_size = 9;
+  spec.embed_dim = 3;
+  spec.hidden = 4;
+  spec.attention_dim = 2;
+  spec.num_classes = 2;
+  FoldCheckpoint c;
+  const std::size_t n = ParamLayout(spec).total();
+  c.optimizer.params.assign(n, 0.5f);
+  c.optimizer.m.assign(n, 0.0f);
+  c.optimizer.v.assign(n, 0.0f);
+  const fs::path file = dir / "checkpoint.bin";
+  save_checkpoint(file, spec, 42, c);
+  ASSERT_EQ(load_stored_model(file).params.size(), n);
+  const std::string good = test::read_file(file);
+
+  // The spec follows magic (8 bytes), version and a reserved word (4 + 4):
+  // vocab_size @16, embed_dim @20, hidden @24, layers @28, ... dropout @48.
+  struct Lie {
+    std::size_t offset;
+    std::int32_t value;
+    const char* message;
+  };
+  for (const Lie& lie : {Lie{28, 2'359'297, "layers is 2359297, expected 1..8"},
+                         Lie{24, 1 << 30, "hidden is 1073741824, expected 1..4096"},
+                         Lie{20, -3, "embed_dim is -3, expected 1..4096"},
+                         Lie{16, -1, "vocab_size is 4294967295, expected 2..2147483647"}}) {
+    test::write_file(file, good);
+    test::patch_checksummed(file, lie.offset,
+                            std::string_view(reinterpret_cast<const char*>(&lie.value), 4));
+    const std::string message = input_error([&] { load_stored_model(file); });
+    EXPECT_TRUE(test::contains(message, "checkpoint.bin")) << message;
+    EXPECT_TRUE(test::contains(message, lie.message)) << message;
+  }
 }
 
 TEST_F(TrainingTest, EarlyStoppingKeepsTheBestEpoch) {

@@ -26,6 +26,16 @@ Origin origin_of(const std::string& file, const YAML::Node& node) {
   return {fmt::format("{}:{}", file, node.Mark().line + 1)};
 }
 
+// The name of a mapping key. YAML allows any node as a key ("? [a, b]: 1",
+// "? {a: 1}", an empty "? "); a config's keys are plain names, and yaml-cpp's
+// own conversion would throw its bad-conversion error instead of ours.
+std::string key_name(const std::string& file, const YAML::Node& key) {
+  if (!key.IsScalar())
+    fail_input("{}: a key must be a plain name, found {}", origin_of(file, key).text,
+               key.IsMap() ? "a mapping" : key.IsSequence() ? "a list" : "an empty key");
+  return key.Scalar();
+}
+
 [[noreturn]] void bad_value(const Origin& at, const std::string& key, const std::string& expected,
                             const YAML::Node& node) {
   std::string got = node.IsScalar() ? "'" + node.Scalar() + "'"
@@ -271,7 +281,7 @@ const std::vector<Field>& schema() {
     f.push_back(integer<std::uint64_t>("data.seed", LYRE_FIELD(data.seed), 0, any_seed,
                                        "seed of the balanced sampling"));
 
-    f.push_back(integer<int>("model.embedding.dim", LYRE_FIELD(model.embedding.dim), 1, 4096,
+    f.push_back(integer<int>("model.embedding.dim", LYRE_FIELD(model.embedding.dim), 1, kMaxEmbeddingDim,
                              "embedding width"));
     f.push_back(choice<EmbeddingInit>("model.embedding.init", LYRE_FIELD(model.embedding.init),
                                       {{"glove", EmbeddingInit::glove},
@@ -279,23 +289,23 @@ const std::vector<Field>& schema() {
                                       "GloVe vectors (missing words random) or all random"));
     f.push_back(boolean("model.embedding.freeze", LYRE_FIELD(model.embedding.freeze),
                         "keep the embedding fixed"));
-    f.push_back(integer<int>("model.hidden", LYRE_FIELD(model.hidden), 1, 4096,
+    f.push_back(integer<int>("model.hidden", LYRE_FIELD(model.hidden), 1, kMaxHidden,
                              "LSTM hidden size"));
-    f.push_back(integer<int>("model.layers", LYRE_FIELD(model.layers), 1, 8, "LSTM layers"));
+    f.push_back(integer<int>("model.layers", LYRE_FIELD(model.layers), 1, kMaxLayers, "LSTM layers"));
     f.push_back(boolean("model.bidirectional", LYRE_FIELD(model.bidirectional),
                         "bidirectional LSTM"));
     f.push_back(choice<AttentionKind>("model.attention", LYRE_FIELD(model.attention),
                                       {{"additive", AttentionKind::additive},
                                        {"none", AttentionKind::none}},
                                       "additive attention over the LSTM outputs"));
-    f.push_back(integer<int>("model.attention_dim", LYRE_FIELD(model.attention_dim), 0, 8192,
+    f.push_back(integer<int>("model.attention_dim", LYRE_FIELD(model.attention_dim), 0, kMaxAttentionDim,
                              "attention width; 0 = LSTM output width"));
     f.push_back(choice<PoolKind>("model.pool", LYRE_FIELD(model.pool),
                                  {{"mean", PoolKind::mean}, {"none", PoolKind::none}},
                                  "global average pooling, or none"));
     f.push_back(real("model.dropout", LYRE_FIELD(model.dropout), 0.0, 0.95,
                      "dropout on the pooled vector"));
-    f.push_back(integer<int>("model.max_len", LYRE_FIELD(model.max_len), 1, 100'000,
+    f.push_back(integer<int>("model.max_len", LYRE_FIELD(model.max_len), 1, kMaxSongLength,
                              "tokens kept per song (head)"));
 
     f.push_back(choice<BackendKind>("train.backend", LYRE_FIELD(train.backend),
@@ -433,7 +443,7 @@ void apply_tree(ExperimentConfig& config, const YAML::Node& node, const std::str
     fail_input("{}: key '{}' must hold a mapping of keys", at.text, prefix);
   }
   for (const auto& item : node) {
-    const auto name = item.first.as<std::string>();
+    const auto name = key_name(file, item.first);
     const std::string key = prefix.empty() ? name : prefix + "." + name;
     const auto at = origin_of(file, item.first);
     if (prefix.empty() && name == "extends") continue;  // handled by the loader
@@ -475,7 +485,7 @@ void read_ablation(ExperimentConfig& config, const YAML::Node& node, const std::
     if (!item.IsMap()) fail_input("{}: each ablation variant must be a mapping", item_at.text);
     AblationVariant variant;
     for (const auto& kv : item) {
-      const auto k = kv.first.as<std::string>();
+      const auto k = key_name(file, kv.first);
       const auto kv_at = origin_of(file, kv.first);
       if (k == "name") {
         if (!kv.second.IsScalar()) fail_input("{}: ablation 'name' must be a string", kv_at.text);
@@ -489,7 +499,7 @@ void read_ablation(ExperimentConfig& config, const YAML::Node& node, const std::
         if (!kv.second.IsMap())
           fail_input("{}: ablation 'set' must map dotted keys to values", kv_at.text);
         for (const auto& o : kv.second) {
-          const auto okey = o.first.as<std::string>();
+          const auto okey = key_name(file, o.first);
           const auto o_at = origin_of(file, o.first);
           if (!find_field(okey)) unknown_key(o_at.text, okey, "");
           if (okey.starts_with("data."))
@@ -516,6 +526,10 @@ void read_ablation(ExperimentConfig& config, const YAML::Node& node, const std::
 
 YAML::Node load_yaml_file(const std::filesystem::path& path) {
   if (!std::filesystem::exists(path)) fail_input("config file {} does not exist", path.string());
+  // A folder (`extends: .`, an empty `extends:`) made yaml-cpp's stream throw
+  // a bare I/O error, and a FIFO or /dev/stdin would block: configs are files.
+  if (!std::filesystem::is_regular_file(path))
+    fail_input("config file {} is not a regular file", path.string());
   try {
     return YAML::LoadFile(path.string());
   } catch (const YAML::Exception& e) {

@@ -27,6 +27,15 @@ enum class PoolKind { mean, none };
 enum class BackendKind { automatic, cpu, cuda };
 enum class Precision { fp32, tf32, bf16 };
 enum class RnnAlgo { standard, persistent_static };
+
+// Ranges of the model's shape keys. The schema enforces them on configs, and
+// readers of stored models (checkpoints) refuse a shape outside them, so a
+// corrupt file cannot make Lyre lay out millions of layers.
+inline constexpr int kMaxEmbeddingDim = 4096;
+inline constexpr int kMaxHidden = 4096;
+inline constexpr int kMaxLayers = 8;
+inline constexpr int kMaxAttentionDim = 8192;
+inline constexpr int kMaxSongLength = 100'000;
 enum class ClassBalance { none, class_weights, resample };
 enum class DistBackend { automatic, none, mpi, nccl };
 

@@ -8,6 +8,9 @@ namespace lyre {
 namespace {
 
 constexpr std::uint64_t kCheckpointMagic = 0x54504B4345525959ull;  // bytes "YYRECKPT"
+// Genres are a few dozen in practice; the bound keeps the metric counters
+// (C * C doubles of confusion matrix) of a corrupt file's count far from overflow.
+constexpr std::int64_t kMaxClasses = 1'000'000;
 
 void put_spec(BinaryWriter& w, const ModelSpec& s) {
   w.put<std::uint32_t>(s.vocab_size);
@@ -38,9 +41,29 @@ ModelSpec get_spec(BinaryReader& r) {
   s.num_classes = r.get<std::int32_t>("spec.num_classes");
   s.max_len = r.get<std::int32_t>("spec.max_len");
   s.freeze_embedding = r.get<std::int32_t>("spec.freeze") != 0;
-  if (attention < 0 || attention > 1 || pool < 0 || pool > 1 || s.hidden < 1 || s.layers < 1 ||
-      s.embed_dim < 1 || s.num_classes < 2 || s.attention_dim < 0 || s.max_len < 1)
-    fail_input("checkpoint {}: the stored model description is invalid", r.path().string());
+  // Within what a config can ask for (engine/config/config.hpp): the layout
+  // is built from these before any array is read, so an absurd value would
+  // otherwise cost a hang and gigabytes instead of this message.
+  const auto out_of_range = [&](const char* field, std::int64_t value, std::int64_t low,
+                                std::int64_t high) {
+    if (value < low || value > high)
+      fail_input("checkpoint {}: the stored model description is invalid: {} is {}, expected "
+                 "{}..{}",
+                 r.path().string(), field, value, low, high);
+  };
+  out_of_range("vocab_size", s.vocab_size, 2, INT32_MAX);
+  out_of_range("embed_dim", s.embed_dim, 1, kMaxEmbeddingDim);
+  out_of_range("hidden", s.hidden, 1, kMaxHidden);
+  out_of_range("layers", s.layers, 1, kMaxLayers);
+  out_of_range("attention", attention, 0, 1);
+  out_of_range("attention_dim", s.attention_dim, 0, kMaxAttentionDim);
+  out_of_range("pool", pool, 0, 1);
+  out_of_range("num_classes", s.num_classes, 2, kMaxClasses);
+  out_of_range("max_len", s.max_len, 1, kMaxSongLength);
+  if (!(s.dropout >= 0.0f && s.dropout < 1.0f))
+    fail_input("checkpoint {}: the stored model description is invalid: dropout is {}, expected "
+               "0 <= p < 1",
+               r.path().string(), s.dropout);
   s.attention = static_cast<AttentionKind>(attention);
   s.pool = static_cast<PoolKind>(pool);
   return s;

@@ -3,7 +3,7 @@
 // uninterrupted run.
 //
 // File: BinaryWriter format (engine/core/binary_io.hpp: payload, XXH3-64
-// checksum, trailer) holding magic "LYRECKPT", kCheckpointVersion, the model
+// checksum, trailer) holding magic "YYRECKPT" (bytes as stored), kCheckpointVersion, the model
 // spec (refused if it differs from the run's), the vocabulary hash, the
 // training position (epoch, batch, step), the partial epoch counters, the
 // parameters, Adam's m and v, the early-stopping state (with the best

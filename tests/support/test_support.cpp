@@ -11,10 +11,13 @@
 
 #include <array>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <sstream>
 #include <stdexcept>
+
+#include "engine/core/hash.hpp"
 
 namespace lyre::test {
 
@@ -106,6 +109,18 @@ void flip_byte(const std::filesystem::path& path, std::size_t offset) {
 
 void truncate_file(const std::filesystem::path& path, std::size_t size) {
   std::filesystem::resize_file(path, size);
+}
+
+void patch_checksummed(const std::filesystem::path& path, std::size_t offset,
+                       std::string_view bytes) {
+  std::string file = read_file(path);
+  constexpr std::size_t kTrailer = 16;  // checksum, then trailer magic
+  if (file.size() < kTrailer || offset + bytes.size() > file.size() - kTrailer)
+    throw std::runtime_error("patch_checksummed: the patch does not fit " + path.string());
+  file.replace(offset, bytes.size(), bytes);
+  const std::uint64_t checksum = hash_bytes(file.data(), file.size() - kTrailer);
+  std::memcpy(file.data() + file.size() - kTrailer, &checksum, sizeof checksum);
+  write_file(path, file);
 }
 
 }  // namespace lyre::test

@@ -83,5 +83,10 @@ inline ::testing::AssertionResult contains(const std::string& text, std::string_
 void flip_byte(const std::filesystem::path& path, std::size_t offset);
 // Cuts a file to `size` bytes.
 void truncate_file(const std::filesystem::path& path, std::size_t size);
+// Overwrites bytes at `offset` of a BinaryWriter file (engine/core/binary_io.hpp)
+// and stores the payload's new checksum: a structurally wrong file that no
+// checksum check catches, as the fuzzers make them.
+void patch_checksummed(const std::filesystem::path& path, std::size_t offset,
+                       std::string_view bytes);
 
 }  // namespace lyre::test
