@@ -16,6 +16,7 @@ packages=(
   libxxhash-dev              # checksums
   libcli11-dev               # command line
   libfmt-dev                 # formatting
+  libboost-dev               # Boost.CRC (header-only): CRC-32C of TensorBoard event files
   libopenmpi-dev openmpi-bin # data-parallel training over MPI (mpirun for the `mpi` tests)
   "$@"
 )

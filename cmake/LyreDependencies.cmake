@@ -15,6 +15,12 @@ add_library(lyre_xxhash INTERFACE)
 target_include_directories(lyre_xxhash SYSTEM INTERFACE ${XXHASH_INCLUDE_DIR})
 target_link_libraries(lyre_xxhash INTERFACE ${XXHASH_LIBRARY})
 
+# Boost.CRC for the CRC-32C that frames TensorBoard's event records: one
+# header-only library, so the header is all we look for (no Boost components).
+find_path(BOOST_CRC_INCLUDE_DIR boost/crc.hpp REQUIRED)
+add_library(lyre_boost_crc INTERFACE)
+target_include_directories(lyre_boost_crc SYSTEM INTERFACE ${BOOST_CRC_INCLUDE_DIR})
+
 # A real BLAS for the CPU reference backend: OpenBLAS (its OpenMP flavour, so it
 # shares one thread pool with our own OpenMP loops).
 find_package(OpenBLAS CONFIG QUIET)
