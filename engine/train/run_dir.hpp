@@ -7,6 +7,10 @@
 //   summary.json, summary.md   per-fold test metrics and mean ± std
 //   vocab.txt, genres.txt  copies, so `lyre predict --run DIR` needs nothing else
 //   report/index.html      curves and confusion heat maps (SVG), no external fetches
+//   tensorboard/fold-K/events.out.tfevents.<unix time>.<host>
+//                          the epoch metrics and learning rate as TensorBoard
+//                          scalars, one file per fold, rewritten whole after each
+//                          epoch and on resume (engine/report/tensorboard.hpp)
 //   checksums.json         size and XXH3-64 of every file above that a later command
 //                          reads (checkpoints carry their own checksum), so predict,
 //                          report, --resume and merge never use a file that changed

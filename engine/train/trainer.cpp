@@ -28,6 +28,7 @@
 #include "engine/dist/communicator.hpp"
 #include "engine/model/init.hpp"
 #include "engine/report/report.hpp"
+#include "engine/report/tensorboard.hpp"
 #include "engine/train/checkpoint.hpp"
 #include "engine/train/device_corpus.hpp"
 #include "engine/train/replica.hpp"
@@ -332,6 +333,10 @@ FeederFactory feeder_factory(const Experiment& ex) {
   };
 }
 
+double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 // Trains one fold from `state` (fresh or from a checkpoint) to its end, or to
 // a stop request, leaving its checkpoint and confusion matrix in the run folder.
 FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
@@ -442,9 +447,12 @@ FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
                    {"validation", validation.to_json()},
                    {"seconds", seconds},
                    {"train_songs_per_second", static_cast<double>(train.songs) / seconds},
-                   {"train_tokens_per_second", static_cast<double>(tokens) / seconds}};
+                   {"train_tokens_per_second", static_cast<double>(tokens) / seconds},
+                   // TensorBoard's wall time, kept so its event files can be rewritten
+                   {"ended_unix_seconds", unix_seconds()}};
     state.history.push_back(record);
     ex.run.append_metrics(record);
+    tensorboard::write_fold_events(ex.run, fold, state.history, config.train.optimizer.lr);
     log::info("fold {} epoch {}/{}: train loss {:.4f} acc {:.3f} | validation loss {:.4f} acc "
               "{:.3f} P {:.3f} R {:.3f} F1 {:.3f} | {:.0f} songs/s",
               fold, epoch, config.train.epochs, train.loss, train.accuracy, validation.loss,
@@ -554,10 +562,6 @@ json summarize(const Experiment& ex, const std::vector<FoldOutcome>& folds, doub
   summary["train_songs_per_second_wall"] = wall_seconds > 0 ? static_cast<double>(songs) / wall_seconds : 0.0;
   summary["train_seconds_sum"] = train_seconds;
   return summary;
-}
-
-double unix_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
 void write_run_files(const ExperimentConfig& config, const TrainingData& data, RunDirectory& run,
@@ -703,6 +707,12 @@ RunOutcome run_experiment(const ExperimentConfig& config, const TrainingData& da
   // Drops the lines of epochs after the last checkpoint (a shared folder's
   // metrics.jsonl is put in order when its summary is written).
   if (mode == RunMode::resume) run.rewrite_metrics(history);
+  // Event files hold exactly their checkpoint's epochs too; a fold task
+  // rewrites only its own folds' files.
+  if (mode != RunMode::fresh)
+    for (const int f : folds)
+      tensorboard::write_fold_events(run, f, states[static_cast<std::size_t>(f)].history,
+                                     config.train.optimizer.lr);
 
   ex.flat = flatten(data.corpus);
   const auto budget = static_cast<std::uint64_t>(config.cuda.memory_budget_mb) << 20;
