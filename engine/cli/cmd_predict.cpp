@@ -31,10 +31,17 @@ struct PredictOptions {
   bool json = false;
 };
 
-nlohmann::json to_json(const Prediction& p) {
+// token_ids and each fold's logits let another implementation of the model
+// (tests/reference/load_safetensors.py on a `lyre export` file) be checked
+// against these numbers without re-implementing the lyrics cleaning.
+nlohmann::json to_json(const Prediction& p, const std::vector<int>& folds) {
   nlohmann::json j = {{"tokens", p.tokens}, {"empty", p.empty}};
   for (const auto& g : p.top) j["genres"].push_back({{"genre", g.genre}, {"probability", g.probability}});
   for (const auto& w : p.attention) j["attention"].push_back({{"word", w.word}, {"weight", w.weight}});
+  if (p.empty) return j;
+  j["token_ids"] = p.token_ids;
+  for (std::size_t m = 0; m < p.logits.size(); ++m)
+    j["logits"].push_back({{"fold", folds.at(m)}, {"values", p.logits[m]}});
   return j;
 }
 
@@ -100,7 +107,7 @@ int run_predict(const PredictOptions& o) {
   const auto predictions = predictor.predict(lyrics, o.top_k, o.top_words);
   if (o.json) {
     nlohmann::json j = nlohmann::json::array();
-    for (const auto& p : predictions) j.push_back(to_json(p));
+    for (const auto& p : predictions) j.push_back(to_json(p, predictor.folds()));
     fmt::print("{}\n", j.dump(2));
   } else {
     for (std::size_t i = 0; i < predictions.size(); ++i) print_text(predictions[i], i, predictions.size());

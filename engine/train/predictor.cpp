@@ -32,9 +32,9 @@ struct Predictor::Model {
   std::unique_ptr<Network<float>> network;
 };
 
-Predictor::Predictor(const fs::path& run_dir, std::optional<int> fold) {
+FinishedRun::FinishedRun(const fs::path& run_dir) : dir_(run_dir) {
   if (fs::exists(run_dir / "ablation.json"))
-    fail_input("{} is an ablation folder: predict with one variant, e.g. --run {}", run_dir.string(),
+    fail_input("{} is an ablation folder: use one of its variants, e.g. {}", run_dir.string(),
                (run_dir / "variants" / "<name>").string());
   if (!fs::is_regular_file(run_dir / "config.yaml"))
     fail_input("{} is not a Lyre run folder (no config.yaml)", run_dir.string());
@@ -42,29 +42,50 @@ Predictor::Predictor(const fs::path& run_dir, std::optional<int> fold) {
   config_ = load_config(run_dir / "config.yaml");
   vocab_ = data::Vocab::load(run_dir / "vocab.txt");
   genres_ = read_genres(run_dir / "genres.txt");
-  if (config_.data.remove_stopwords) stopwords_ = data::english_stopwords();
+  while (fs::exists(checkpoint_path(fold_count_))) ++fold_count_;
+}
 
-  std::vector<fs::path> checkpoints;
-  for (int f = 0;; ++f) {
-    const auto path = run_dir / "folds" / fmt::format("fold-{}", f) / "checkpoint.bin";
-    if (!fs::exists(path)) break;
-    if (!fold || *fold == f) checkpoints.push_back(path);
-  }
-  if (checkpoints.empty()) {
-    if (fold) fail_input("{}: no checkpoint for fold {}", run_dir.string(), *fold);
-    fail_input("{}: no fold checkpoint found (folds/fold-K/checkpoint.bin)", run_dir.string());
-  }
-  for (const auto& path : checkpoints) {
-    auto stored = load_stored_model(path);
-    if (!stored.finished)
-      fail_input("{} is from an unfinished fold: finish the run (lyre train --resume {}) first",
-                 path.string(), run_dir.string());
-    if (stored.vocab_hash != vocab_.hash())
-      fail_input("{} was trained with another vocabulary than {}", path.string(),
-                 (run_dir / "vocab.txt").string());
-    if (stored.spec.num_classes != static_cast<int>(genres_.size()))
-      fail_input("{} predicts {} genres, {} lists {}", path.string(), stored.spec.num_classes,
-                 (run_dir / "genres.txt").string(), genres_.size());
+fs::path FinishedRun::checkpoint_path(int fold) const {
+  return dir_ / "folds" / fmt::format("fold-{}", fold) / "checkpoint.bin";
+}
+
+std::vector<int> FinishedRun::select_folds(std::optional<int> only) const {
+  if (fold_count_ == 0)
+    fail_input("{}: no fold checkpoint found (folds/fold-K/checkpoint.bin)", dir_.string());
+  if (only && (*only < 0 || *only >= fold_count_))
+    fail_input("{}: no checkpoint for fold {} (--fold: the run has folds 0..{})", dir_.string(),
+               *only, fold_count_ - 1);
+  if (only) return {*only};
+  std::vector<int> folds(static_cast<std::size_t>(fold_count_));
+  std::iota(folds.begin(), folds.end(), 0);
+  return folds;
+}
+
+StoredModel FinishedRun::fold_model(int fold) const {
+  select_folds(fold);  // refuses a fold without a checkpoint
+  const auto path = checkpoint_path(fold);
+  auto stored = load_stored_model(path);
+  if (!stored.finished)
+    fail_input("{} is from an unfinished fold: finish the run (lyre train --resume {}) first",
+               path.string(), dir_.string());
+  if (stored.vocab_hash != vocab_.hash())
+    fail_input("{} was trained with another vocabulary than {}", path.string(),
+               (dir_ / "vocab.txt").string());
+  if (stored.spec.num_classes != static_cast<int>(genres_.size()))
+    fail_input("{} predicts {} genres, {} lists {}", path.string(), stored.spec.num_classes,
+               (dir_ / "genres.txt").string(), genres_.size());
+  return stored;
+}
+
+Predictor::Predictor(const fs::path& run_dir, std::optional<int> fold) {
+  const FinishedRun run(run_dir);
+  config_ = run.config();
+  vocab_ = run.vocab();
+  genres_ = run.genres();
+  if (config_.data.remove_stopwords) stopwords_ = data::english_stopwords();
+  folds_ = run.select_folds(fold);
+  for (const int f : folds_) {
+    auto stored = run.fold_model(f);
     spec_ = stored.spec;
     auto model = std::make_unique<Model>();
     model->ops = make_cpu_ops();
@@ -143,6 +164,7 @@ std::vector<Prediction> Predictor::predict(const std::vector<std::string>& lyric
       for (std::size_t b = 0; b < B; ++b) {
         const auto song = order[first + b];
         const float* row = logits.data() + b * static_cast<std::size_t>(C);
+        out[song].logits.emplace_back(row, row + C);
         const double top = *std::max_element(row, row + C);
         double sum = 0;
         for (int c = 0; c < C; ++c) sum += std::exp(row[c] - top);
@@ -158,6 +180,7 @@ std::vector<Prediction> Predictor::predict(const std::vector<std::string>& lyric
   for (std::size_t i = 0; i < songs.size(); ++i) {
     if (out[i].empty) continue;
     out[i].tokens = songs[i].ids.size();
+    out[i].token_ids = songs[i].ids;
     std::vector<int> classes(static_cast<std::size_t>(C));
     std::iota(classes.begin(), classes.end(), 0);
     std::stable_sort(classes.begin(), classes.end(), [&](int a, int b) {
