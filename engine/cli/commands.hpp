@@ -23,6 +23,7 @@ void add_config_command(CLI::App& root, Commands& commands);   // config
 void add_train_commands(CLI::App& root, Commands& commands);   // train, ablate, report
 void add_predict_command(CLI::App& root, Commands& commands);  // predict
 void add_bench_command(CLI::App& root, Commands& commands);    // bench
+void add_export_command(CLI::App& root, Commands& commands);   // export
 
 // The options every config-driven command shares: --config, --out, --set.
 struct ConfigOptions {

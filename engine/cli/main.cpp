@@ -49,6 +49,7 @@ int main(int argc, char** argv) {
   cli::add_train_commands(app, commands);
   cli::add_predict_command(app, commands);
   cli::add_bench_command(app, commands);
+  cli::add_export_command(app, commands);
 
   try {
     app.parse(argc, argv);
