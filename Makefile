@@ -10,7 +10,7 @@ BUILD_DIR := build/$(LYRE_PRESET)
 LYRE := $(BUILD_DIR)/lyre
 JOBS ?= $(shell nproc)
 
-.PHONY: all deps configure build demo test test-gpu sanitize fuzz clean
+.PHONY: all deps configure build demo test test-gpu gpu-deps sanitize fuzz clean
 
 all: build
 
@@ -35,6 +35,11 @@ test: build
 test-gpu: build
 	compute-sanitizer --tool memcheck --target-processes all --error-exitcode 1 \
 	  ctest --preset gpu
+
+# The .deb files profiling/gpu_check.sh unpacks on a lent GPU machine (it has
+# no apt), fetched here into the git-ignored .deps/ that the device tool carries.
+gpu-deps:
+	profiling/gpu_deps.sh
 
 sanitize:
 	cmake --preset sanitize && cmake --build --preset sanitize -j $(JOBS) && ctest --preset sanitize -j $(JOBS)
