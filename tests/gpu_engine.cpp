@@ -11,10 +11,13 @@
 #include "engine/backend/backend.hpp"
 #include "engine/train/checkpoint.hpp"
 #include "engine/train/trainer.hpp"
+#include "tests/support/run_compare.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace lyre {
 namespace {
+
+using test::fold_params;
 
 namespace fs = std::filesystem;
 
@@ -60,10 +63,6 @@ cv:
     return options.out;
   }
 
-  static std::vector<float> params(const fs::path& run, int fold) {
-    return load_stored_model(run / "folds" / fmt::format("fold-{}", fold) / "checkpoint.bin").params;
-  }
-
   std::unique_ptr<test::TempDir> dir_;
 };
 
@@ -73,19 +72,19 @@ TEST_F(GpuEngineTest, ConcurrentFoldsEqualFoldsOneByOne) {
   const auto together = train(c, "together");
   c.cv.concurrent = false;
   const auto one_by_one = train(c, "one-by-one");
-  for (int f = 0; f < 3; ++f) EXPECT_EQ(params(together, f), params(one_by_one, f)) << "fold " << f;
+  for (int f = 0; f < 3; ++f) EXPECT_EQ(fold_params(together, f), fold_params(one_by_one, f)) << "fold " << f;
 }
 
 TEST_F(GpuEngineTest, StreamingEqualsResidentCorpus) {
   const auto resident = train(config(), "resident");
   const auto streamed = train(config(), "streamed", true);
-  for (int f = 0; f < 3; ++f) EXPECT_EQ(params(resident, f), params(streamed, f)) << "fold " << f;
+  for (int f = 0; f < 3; ++f) EXPECT_EQ(fold_params(resident, f), fold_params(streamed, f)) << "fold " << f;
 }
 
 TEST_F(GpuEngineTest, TwoRunsWithOneSeedAreIdentical) {
   const auto a = train(config(), "a");
   const auto b = train(config(), "b");
-  for (int f = 0; f < 3; ++f) EXPECT_EQ(params(a, f), params(b, f)) << "fold " << f;
+  for (int f = 0; f < 3; ++f) EXPECT_EQ(fold_params(a, f), fold_params(b, f)) << "fold " << f;
 }
 
 TEST_F(GpuEngineTest, CudaTrainingFollowsTheCpuReference) {
@@ -96,7 +95,7 @@ TEST_F(GpuEngineTest, CudaTrainingFollowsTheCpuReference) {
   c.train.backend = BackendKind::cpu;
   const auto cpu = train(c, "cpu");
   for (int f = 0; f < 3; ++f) {
-    const auto g = params(gpu, f), r = params(cpu, f);
+    const auto g = fold_params(gpu, f), r = fold_params(cpu, f);
     ASSERT_EQ(g.size(), r.size());
     double diff = 0, norm = 0;
     for (std::size_t i = 0; i < g.size(); ++i) {

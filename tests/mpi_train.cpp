@@ -17,6 +17,7 @@
 
 #include "engine/train/checkpoint.hpp"
 #include "engine/train/run_dir.hpp"
+#include "tests/support/run_compare.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace lyre {
@@ -27,35 +28,7 @@ using nlohmann::json;
 using test::run_command;
 using test::TempDir;
 
-json without_timing(const json& j) {
-  if (j.is_object()) {
-    json out = json::object();
-    for (const auto& [key, value] : j.items())
-      if (key.find("second") == std::string::npos && key != "backend")
-        out[key] = without_timing(value);
-    return out;
-  }
-  if (j.is_array()) {
-    json out = json::array();
-    for (const auto& v : j) out.push_back(without_timing(v));
-    return out;
-  }
-  return j;
-}
-
-json summary_of(const fs::path& run) {
-  return without_timing(json::parse(test::read_file(run / "summary.json")));
-}
-
-json metrics_of(const fs::path& run) {
-  json lines = json::array();
-  for (const auto& l : read_metrics(run)) lines.push_back(without_timing(l));
-  return lines;
-}
-
-std::vector<float> fold_params(const fs::path& run, int fold) {
-  return load_stored_model(run / "folds" / fmt::format("fold-{}", fold) / "checkpoint.bin").params;
-}
+using test::fold_params;
 
 // The lyre processes (ranks) whose command line names `run`, from /proc.
 std::vector<int> lyre_processes_writing(const fs::path& run) {
@@ -140,8 +113,8 @@ TEST_F(MpiTrainTest, TwoRanksEqualOneProcessWithTwoMicroBatchesBitForBit) {
   ASSERT_EQ(two.exit_code, 0) << two.output;
   EXPECT_TRUE(test::contains(two.output, "data-parallel over MPI, 2 ranks")) << two.output;
   for (int f = 0; f < 2; ++f) EXPECT_EQ(fold_params(out / "one", f), fold_params(out / "two", f));
-  EXPECT_EQ(metrics_of(out / "two"), metrics_of(out / "one"));
-  EXPECT_EQ(summary_of(out / "two"), summary_of(out / "one"));
+  EXPECT_EQ(test::metrics_without_timing(out / "two"), test::metrics_without_timing(out / "one"));
+  EXPECT_EQ(test::summary_without_timing(out / "two"), test::summary_without_timing(out / "one"));
   // It learned something (the comparison is not of two untrained models).
   const auto lines = read_metrics(out / "two");
   ASSERT_EQ(lines.size(), 8u);
@@ -181,7 +154,7 @@ TEST_F(MpiTrainTest, AKilledRankEndsTheJobAndTheRunResumesToTheSameWeights) {
                                    run.string());
   ASSERT_EQ(resumed.exit_code, 0) << resumed.output;
   for (int f = 0; f < 2; ++f) EXPECT_EQ(fold_params(run, f), fold_params(out / "one", f)) << f;
-  EXPECT_EQ(summary_of(run), summary_of(out / "one"));
+  EXPECT_EQ(test::summary_without_timing(run), test::summary_without_timing(out / "one"));
 }
 
 TEST_F(MpiTrainTest, MicroBatchesWithSeveralRanksAreRefusedOnEveryRank) {

@@ -12,6 +12,7 @@
 #include "engine/train/checkpoint.hpp"
 #include "engine/train/run_dir.hpp"
 #include "engine/train/trainer.hpp"
+#include "tests/support/run_compare.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace lyre {
@@ -22,28 +23,9 @@ using nlohmann::json;
 using test::input_error;
 using test::TempDir;
 
-// Summary and metrics without what depends on the clock or the machine.
-json without_timing(const json& j) {
-  if (j.is_object()) {
-    json out = json::object();
-    for (const auto& [key, value] : j.items())
-      if (key.find("second") == std::string::npos && key != "backend")
-        out[key] = without_timing(value);
-    return out;
-  }
-  if (j.is_array()) {
-    json out = json::array();
-    for (const auto& v : j) out.push_back(without_timing(v));
-    return out;
-  }
-  return j;
-}
-
-json metrics_without_timing(const fs::path& run) {
-  json lines = json::array();
-  for (const auto& l : read_metrics(run)) lines.push_back(without_timing(l));
-  return lines;
-}
+using test::fold_params;
+using test::metrics_without_timing;
+using test::without_timing;
 
 class ClusterTest : public ::testing::Test {
  protected:
@@ -89,9 +71,6 @@ cv:
     o.out = std::move(out);
     o.write_report = false;
     return o;
-  }
-  static std::vector<float> fold_params(const fs::path& run, int fold) {
-    return load_stored_model(run / "folds" / fmt::format("fold-{}", fold) / "checkpoint.bin").params;
   }
   static TempDir* dir_;
 };

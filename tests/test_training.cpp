@@ -12,11 +12,13 @@
 #include "engine/train/predictor.hpp"
 #include "engine/train/run_dir.hpp"
 #include "engine/train/trainer.hpp"
+#include "tests/support/run_compare.hpp"
 #include "tests/support/test_support.hpp"
 
 namespace lyre {
 namespace {
 
+using test::fold_params;
 using test::input_error;
 
 namespace fs = std::filesystem;
@@ -63,9 +65,6 @@ cv:
     o.out = std::move(out);
     o.write_report = false;
     return o;
-  }
-  static std::vector<float> fold_params(const fs::path& run, int fold) {
-    return load_stored_model(run / "folds" / fmt::format("fold-{}", fold) / "checkpoint.bin").params;
   }
   static TempDir* dir_;
 };
