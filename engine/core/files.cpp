@@ -11,6 +11,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "engine/core/crash_point.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/hash.hpp"
 
@@ -85,6 +86,9 @@ AtomicFile::~AtomicFile() {
 }
 
 void AtomicFile::write(const void* data, std::size_t size) {
+  // Counted even when empty (an alignment pad of 0 bytes): the number of
+  // crash points a run reaches must not depend on its numbers' lengths.
+  crash_point("write", tmp_path_);
   if (size == 0) return;
   if (std::fwrite(data, 1, size, file_) != size)
     fail("cannot write {}: {}", tmp_path_.string(), std::strerror(errno));
@@ -100,9 +104,26 @@ void AtomicFile::commit() {
     fail("cannot close {}: {}", tmp_path_.string(), std::strerror(errno));
   }
   file_ = nullptr;
+  crash_point("flushed", path_);
   if (std::rename(tmp_path_.c_str(), path_.c_str()) != 0)
     fail("cannot move {} to {}: {}", tmp_path_.string(), path_.string(), std::strerror(errno));
   committed_ = true;
+  crash_point("renamed", path_);
+  sync_directory(path_.has_parent_path() ? path_.parent_path() : std::filesystem::path("."));
+}
+
+void sync_directory(const std::filesystem::path& dir) {
+  // The rename is durable once the folder's entry is on disk; without this a
+  // power cut right after a checkpoint could bring back the old one (or none).
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) fail("cannot open folder {} to sync it: {}", dir.string(), std::strerror(errno));
+  const int rc = ::fsync(fd);
+  const int err = errno;
+  ::close(fd);
+  // Some file systems (and some FUSE mounts of cluster storage) cannot fsync
+  // a folder; the rename itself has still happened.
+  if (rc != 0 && err != EINVAL && err != ENOTSUP)
+    fail("cannot sync folder {}: {}", dir.string(), std::strerror(err));
 }
 
 void write_text_file(const std::filesystem::path& path, std::string_view text) {

@@ -33,8 +33,8 @@ class MappedFile {
   std::size_t size_ = 0;
 };
 
-// Writes a file atomically: the content goes to "<path>.tmp-<pid>", is flushed,
-// then renamed over `path`. A crash or a full disk leaves the old file intact,
+// Writes a file atomically: the content goes to "<path>.tmp-<pid>", is flushed
+// and fsync'ed, then renamed over `path`, and the folder is synced. A crash or a full disk leaves the old file intact,
 // so an interrupted run never destroys a checkpoint or a report.
 // `write` receives a stream-like sink; throws Error naming the file on failure.
 class AtomicFile {
@@ -62,6 +62,8 @@ class AtomicFile {
 };
 
 void write_text_file(const std::filesystem::path& path, std::string_view text);
+// fsync of a folder, so that renames and new entries in it survive a power cut.
+void sync_directory(const std::filesystem::path& dir);
 std::string read_text_file(const std::filesystem::path& path);
 
 // Size and XXH3-64 of a whole file: what a folder's index (manifest.yaml,
