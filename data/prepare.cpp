@@ -1,15 +1,22 @@
 #include "data/prepare.hpp"
 
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 #include "data/corpus.hpp"
 #include "data/glove.hpp"
 #include "data/shard.hpp"
 #include "data/synth.hpp"
 #include "data/vocab.hpp"
+#include "engine/core/crash_point.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/files.hpp"
 #include "engine/core/log.hpp"
@@ -31,6 +38,10 @@ struct Inputs {
 
 // A prepared folder is written into a staging folder beside it and swapped in
 // at the end, so an interrupted or failed prepare leaves the previous one intact.
+// The swap is one renameat2(RENAME_EXCHANGE): at every instant `target` is
+// either the complete old folder or the complete new one, even under SIGKILL
+// or a power cut. A staging folder left by a killed prepare is removed by the
+// next prepare of the same target on the same host.
 class StagedFolder {
  public:
   explicit StagedFolder(fs::path target) : target_(std::move(target)) {
@@ -43,16 +54,15 @@ class StagedFolder {
                    "replace it — choose another --out",
                    target_.string(), Manifest::kFileName);
     }
+    remove_stale_staging();
     staging_ = target_;
-    staging_ += ".staging-" + std::to_string(::getpid());
+    staging_ += staging_prefix() + std::to_string(::getpid());
     fs::remove_all(staging_);
     ensure_directory(staging_);
   }
   ~StagedFolder() {
-    if (!committed_) {
-      std::error_code ec;
-      fs::remove_all(staging_, ec);
-    }
+    std::error_code ec;
+    fs::remove_all(staging_, ec);  // the new folder if not committed, else the old one
   }
   StagedFolder(const StagedFolder&) = delete;
   StagedFolder& operator=(const StagedFolder&) = delete;
@@ -60,19 +70,56 @@ class StagedFolder {
   const fs::path& path() const { return staging_; }
 
   void commit() {
-    fs::path previous = target_;
-    previous += ".previous-" + std::to_string(::getpid());
-    const bool had_previous = fs::exists(target_);
-    if (had_previous) fs::rename(target_, previous);
-    fs::rename(staging_, target_);
-    committed_ = true;
-    if (had_previous) fs::remove_all(previous);
+    sync_directory(staging_);
+    crash_point("swap", target_);
+    // No target yet: a plain rename that refuses to replace one created since.
+    // Otherwise exchange the two, and the old folder goes with the staging path.
+    const unsigned flags = fs::exists(target_) ? RENAME_EXCHANGE : RENAME_NOREPLACE;
+    if (::renameat2(AT_FDCWD, staging_.c_str(), AT_FDCWD, target_.c_str(), flags) != 0) {
+      const int err = errno;
+      if (err != EINVAL && err != ENOSYS)
+        fail("cannot move {} into place as {}: {}", staging_.string(), target_.string(),
+             std::strerror(err));
+      // A file system without RENAME_EXCHANGE (some network mounts): two
+      // renames, with a moment in which `target` does not exist.
+      fs::path previous = staging_;
+      previous += "-old";
+      const bool had_previous = fs::exists(target_);
+      if (had_previous) fs::rename(target_, previous);
+      fs::rename(staging_, target_);
+      if (had_previous) fs::rename(previous, staging_);
+    }
+    crash_point("swapped", target_);
+    sync_directory(parent());
+    fs::remove_all(staging_);
   }
 
  private:
+  fs::path parent() const {
+    return target_.has_parent_path() ? target_.parent_path() : fs::path(".");
+  }
+  // "<name>.staging-<host>-": the host keeps a prepare on another node of a
+  // shared file system from taking a live staging folder for a stale one.
+  std::string staging_prefix() const { return ".staging-" + host_name() + "-"; }
+
+  void remove_stale_staging() const {
+    const auto prefix = target_.filename().string() + staging_prefix();
+    std::error_code ec;
+    for (const auto& entry : fs::directory_iterator(parent(), ec)) {
+      const auto name = entry.path().filename().string();
+      if (!name.starts_with(prefix)) continue;
+      const auto pid = std::strtol(name.c_str() + prefix.size(), nullptr, 10);
+      if (pid <= 0 || pid == ::getpid() || ::kill(static_cast<pid_t>(pid), 0) == 0 ||
+          errno != ESRCH)
+        continue;  // a prepare still running, or not one of ours
+      log::info("removing {}, left by an interrupted prepare (process {} is gone)",
+                entry.path().string(), pid);
+      fs::remove_all(entry.path(), ec);
+    }
+  }
+
   fs::path target_;
   fs::path staging_;
-  bool committed_ = false;
 };
 
 void require_file(const std::string& path, const char* key) {
