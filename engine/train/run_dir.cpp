@@ -10,6 +10,7 @@
 #include <map>
 #include <optional>
 
+#include "engine/core/crash_point.hpp"
 #include "engine/core/error.hpp"
 #include "engine/core/files.hpp"
 #include "engine/core/log.hpp"
@@ -93,6 +94,20 @@ void update_index(const fs::path& run_dir, const std::string& name,
                   nlohmann::json{{"format", kIndexFormat}, {"files", files}}.dump(1) + "\n");
 }
 
+// Whether checksums.json lists `name` with another digest than `digest`
+// (a damaged index counts as listing nothing: update_index rebuilds it).
+bool index_records_other(const fs::path& run_dir, const std::string& name,
+                         const FileDigest& digest) {
+  try {
+    const auto index = read_index(run_dir);
+    if (!index) return false;
+    const auto it = index->find(name);
+    return it != index->end() && it->second != digest;
+  } catch (const InputError&) {
+    return false;
+  }
+}
+
 }  // namespace
 
 RunDirectory::RunDirectory(fs::path root)
@@ -157,6 +172,9 @@ void RunDirectory::append_metrics(const nlohmann::json& line) {
   out << line.dump() << '\n';
   out.flush();
   if (!out) fail("cannot append to {}", (root_ / "metrics.jsonl").string());
+  // Killed here or mid-line, the file may end in a torn line: a resume
+  // rewrites metrics.jsonl from the checkpoints, which are what counts.
+  crash_point("append", root_ / "metrics.jsonl");
 }
 
 void RunDirectory::rewrite_metrics(const std::vector<nlohmann::json>& lines) {
@@ -174,13 +192,30 @@ void RunDirectory::write_json(const std::string& name, const nlohmann::json& j) 
 
 void RunDirectory::write_text(const std::string& name, const std::string& text) const {
   if (!writer_) return;
+  const auto digest = digest_bytes(text);
+  // Replacing a recorded file with other content (a resumed run's summary):
+  // its old entry goes first, so a process killed between the file and the
+  // index leaves an unlisted file, not one its own index calls corrupt.
+  if (index_records_other(root_, name, digest)) update_index(root_, name, std::nullopt);
   write_text_file(root_ / name, text);
-  update_index(root_, name, digest_bytes(text));
+  update_index(root_, name, digest);
 }
 
 void RunDirectory::record(const std::string& name) const {
   if (!writer_) return;
   update_index(root_, name, digest_file(root_ / name));
+}
+
+void RunDirectory::record_unlisted(const std::vector<std::string>& names) const {
+  if (!writer_) return;
+  std::optional<std::map<std::string, FileDigest>> index;
+  try {
+    index = read_index(root_);
+  } catch (const InputError&) {
+    // update_index rebuilds a damaged index; everything gets recorded anew.
+  }
+  for (const auto& name : names)
+    if ((!index || !index->contains(name)) && fs::is_regular_file(root_ / name)) record(name);
 }
 
 RunLock::RunLock(const fs::path& run_dir) {

@@ -62,6 +62,11 @@ class RunDirectory {
   void write_text(const std::string& name, const std::string& text) const;
   // Records a file written another way (vocab.txt) in checksums.json.
   void record(const std::string& name) const;
+  // Records those of `names` that exist but checksums.json does not list: a
+  // process killed between writing a file and recording it leaves it so.
+  // Every file is written whole (temporary file, fsync, rename), so what is
+  // there is what was written.
+  void record_unlisted(const std::vector<std::string>& names) const;
 
  private:
   explicit RunDirectory(std::filesystem::path root);

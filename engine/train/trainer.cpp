@@ -472,12 +472,15 @@ FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
   const auto test = evaluate(replica, eval_plan(ex, split.indices.test));
   state.test = test.to_json(true);
   state.finished = true;
-  save(state);
+  // The confusion table first: a checkpoint that says "finished" is only
+  // written once everything the fold leaves is there, so a process killed in
+  // between redoes the last epoch on --resume instead of leaving a gap.
   if (ex.run.writes()) {
     ex.run.fold_dir(fold);
     ex.run.write_text(fmt::format("folds/fold-{}/confusion_test.csv", fold),
                       confusion_csv(test, ex.data.corpus.genres()));
   }
+  save(state);
   log::info("fold {}: test loss {:.4f} accuracy {:.3f} macro F1 {:.3f}", fold, test.loss,
             test.accuracy, test.macro_f1);
   outcome.state = std::move(state);
@@ -654,6 +657,12 @@ json finish_run(const Experiment& ex, const std::vector<FoldOutcome>& folds, dou
   std::vector<json> history;
   for (const auto& f : folds)
     for (const auto& h : f.state.history) history.push_back(h);
+  // What a process killed before recording it left unlisted (the fold tables
+  // of folds that were finished when the run was resumed, say).
+  std::vector<std::string> written = {"config.yaml", "vocab.txt", "genres.txt", "run.json"};
+  for (std::size_t f = 0; f < folds.size(); ++f)
+    written.push_back(fmt::format("folds/fold-{}/confusion_test.csv", f));
+  ex.run.record_unlisted(written);
   ex.run.rewrite_metrics(history);
   auto summary = summarize(ex, folds, wall_seconds);
   ex.run.write_json("summary.json", summary);
