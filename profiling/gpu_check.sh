@@ -161,7 +161,7 @@ run_step() {
   [ "$status" = ok ]
 }
 
-# not_run NAME LOG REASON [optional]: a step that cannot or need not run.
+# not_run NAME LOG REASON: a step that cannot or need not run (recorded as skipped).
 not_run() { record "$1" skipped 0 0 "$(basename "$2")" "$3"; say "$1: not run ($3)"; }
 
 needs() {  # needs STEP...: true when every STEP passed
