@@ -41,6 +41,8 @@ test-gpu: build
 gpu-deps:
 	profiling/gpu_deps.sh
 
+# The CPU suites built with clang's ASan + UBSan (one build that also holds
+# the fuzz harnesses, so `make fuzz` after it compiles nothing again).
 sanitize:
 	cmake --preset sanitize && cmake --build --preset sanitize -j $(JOBS) && ctest --preset sanitize -j $(JOBS)
 

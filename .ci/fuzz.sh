@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer harnesses (the `fuzz` preset: clang, ASan + UBSan) and
-# runs each for a bounded time; `make fuzz` and .ci/run call this. Fails when
+# Builds the libFuzzer harnesses (in the `sanitize` preset's build: clang,
+# ASan + UBSan, the same build `make sanitize` tests) and runs each for a
+# bounded time; `make fuzz` and .ci/run call this. Fails when
 # any harness finds anything: a crash, a sanitizer report, a leak, an
 # exception other than InputError, a broken reader promise, an input slower
 # than FUZZ_TIMEOUT seconds or one needing more than FUZZ_RSS_MB of memory.
@@ -11,10 +12,11 @@
 #   FUZZ_TIMEOUT    seconds one input may take (default 10)
 #   FUZZ_RSS_MB     memory limit of one harness process (default 2048)
 #
-# Under build/fuzz/: seeds/ (regenerated each run by lyre_fuzz_seeds),
+# The harnesses are build/sanitize/fuzzers/fuzz_<harness>. Under build/fuzz/:
+# seeds/ (regenerated each run by lyre_fuzz_seeds),
 # corpus/<harness>/ (what the fuzzer found interesting; kept between runs so
 # local runs build on each other), artifacts/<harness>/ (crashing, leaking,
-# slow inputs: reproduce one with `build/fuzz/fuzzers/fuzz_<harness> FILE`,
+# slow inputs: reproduce one with `build/sanitize/fuzzers/fuzz_<harness> FILE`,
 # LYRE_FUZZ_VERBOSE=1 prints what the reader said), logs/<harness>.log.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,7 @@ jobs=${FUZZ_JOBS:-$(nproc)}
 timeout=${FUZZ_TIMEOUT:-10}
 rss_mb=${FUZZ_RSS_MB:-2048}
 root=build/fuzz
+fuzzers=build/sanitize/fuzzers
 # libFuzzer reads -max_total_time=0 as "no limit": never what a bounded run wants.
 if ! [[ "$seconds" =~ ^[0-9]+$ ]] || [ "$seconds" -lt 1 ]; then
   echo "fuzz: FUZZ_SECONDS must be a whole number of seconds >= 1, got '$seconds'" >&2
@@ -36,10 +39,10 @@ if ! command -v clang++ >/dev/null 2>&1; then
 fi
 
 build_start=$SECONDS
-cmake --preset fuzz >/dev/null
+cmake --preset sanitize >/dev/null
 cmake --build --preset fuzz -j "$(nproc)"
 rm -rf "$root/seeds"
-"$root/fuzzers/lyre_fuzz_seeds" "$root/seeds"
+"$fuzzers/lyre_fuzz_seeds" "$root/seeds"
 echo "fuzz: build and seeds took $((SECONDS - build_start)) s"
 
 if [ -n "${FUZZ_HARNESSES:-}" ]; then
@@ -65,7 +68,7 @@ run_one() {
   fi
   # New inputs go to the first folder (corpus); the seeds are only read.
   local status=0
-  "$root/fuzzers/fuzz_$name" -max_total_time="$seconds" -timeout="$timeout" \
+  "$fuzzers/fuzz_$name" -max_total_time="$seconds" -timeout="$timeout" \
     -rss_limit_mb="$rss_mb" -use_value_profile=1 -print_final_stats=1 \
     -artifact_prefix="$artifacts/" "${dict[@]}" "$corpus" "$root/seeds/$name" \
     >"$log" 2>&1 || status=$?
@@ -76,7 +79,7 @@ rm -f "$root"/logs/*.status "$root"/logs/*.log
 fuzz_start=$SECONDS
 running=0
 for name in "${harnesses[@]}"; do
-  if [ ! -x "$root/fuzzers/fuzz_$name" ]; then
+  if [ ! -x "$fuzzers/fuzz_$name" ]; then
     echo "fuzz: no harness fuzz_$name (tests/fuzz/fuzz_$name.cpp)" >&2
     exit 2
   fi

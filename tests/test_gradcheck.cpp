@@ -169,7 +169,10 @@ struct PoolCase {
 class PoolGradCheck : public ::testing::TestWithParam<PoolCase> {};
 
 TEST_P(PoolGradCheck, Input) {
-  const auto [pool, bidirectional] = GetParam();
+  // Plain variables, not a structured binding: lambdas may capture those only
+  // from C++20 on, which clang 14 (the sanitize build) does not implement.
+  const PoolKind pool = GetParam().pool;
+  const bool bidirectional = GetParam().bidirectional;
   Rng rng(30);
   CpuOps<double> ops;
   const HostBatch batch = random_batch(rng, kMixedLengths, 5, 2);
