@@ -44,7 +44,7 @@ std::size_t segment_begin(std::size_t n, int r, int size) {
 class MpiGradientExchange final : public GradientExchange {
  public:
   MpiGradientExchange(const DistConfig& config, int rank, int size, std::size_t n)
-      : config_(config), rank_(rank), size_(size), n_(n) {
+      : config_(config), rank_(rank), size_(size) {
     LYRE_CHECK(n <= static_cast<std::size_t>(INT32_MAX), "{} gradients exceed MPI's int counts", n);
     for (int r = 0; r < size; ++r) {
       const std::size_t begin = segment_begin(n, r, size), end = segment_begin(n, r + 1, size);
@@ -87,7 +87,7 @@ class MpiGradientExchange final : public GradientExchange {
  private:
   DistConfig config_;
   int rank_, size_;
-  std::size_t n_, mine_ = 0;
+  std::size_t mine_ = 0;
   std::vector<int> counts_, displs_, recv_counts_, recv_displs_;
   std::vector<float> received_;
   std::int64_t exchanges_ = 0;

@@ -750,7 +750,8 @@ RunOutcome run_experiment(const ExperimentConfig& config, const TrainingData& da
   });
   progress.finish();
 
-  RunOutcome outcome{run.root(), false, 0, {}};
+  RunOutcome outcome;
+  outcome.dir = run.root();
   outcome.primary = run.writes();
   outcome.joined = mode == RunMode::join;
   for (const int f : folds) outcome.interrupted |= outcomes[static_cast<std::size_t>(f)].interrupted;
@@ -818,7 +819,9 @@ RunOutcome run_variants(const ExperimentConfig& config, const TrainingData& data
   root.write_text("ablation.md", ablation_markdown(ablation));
   root.write_text("ablation.csv", ablation_csv(ablation));
   if (options.write_report && root.writes()) write_ablation_report(root.root());
-  RunOutcome outcome{root.root(), false, 0, ablation};
+  RunOutcome outcome;
+  outcome.dir = root.root();
+  outcome.summary = ablation;
   outcome.primary = root.writes();
   return outcome;
 }
@@ -1016,7 +1019,8 @@ RunOutcome merge_run(const fs::path& run_dir, const RunOptions& options) {
                "train --config {} --folds N --out {}`), then merge again",
                run_dir.string(), missing.size(), splits.size(), join(missing, "; "),
                (run_dir / "config.yaml").string(), run_dir.string());
-  RunOutcome outcome{run.root(), false, 0, {}};
+  RunOutcome outcome;
+  outcome.dir = run.root();
   outcome.summary = finish_run(ex, outcomes, seconds_since_run_start(run_dir), options);
   return outcome;
 }
