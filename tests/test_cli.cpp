@@ -41,7 +41,8 @@ fs::path CliTest::config_;
 TEST_F(CliTest, HelpListsEveryCommand) {
   const auto r = run_command(lyre() + " --help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* command : {"synth", "prepare", "inspect", "train", "ablate", "predict", "bench", "config", "report"})
+  for (const char* command : {"synth", "prepare", "inspect", "train", "ablate", "predict", "bench",
+                              "config", "report", "merge", "export"})
     EXPECT_NE(r.output.find(command), std::string::npos) << command;
 }
 
