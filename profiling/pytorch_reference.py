@@ -22,6 +22,7 @@ of each fold warm up and are not timed).
 import argparse
 import json
 import math
+import sys
 import time
 
 import numpy as np
@@ -90,6 +91,9 @@ def run_fold(args, tokens, labels, fold):
     loss_fn = nn.CrossEntropyLoss()
     rng = np.random.default_rng(args.seed + fold)
     batches = bucketed_batches(tokens, args.max_len, args.batch_size, 20, rng)
+    if len(batches) <= 2:
+        sys.exit(f"pytorch_reference.py: {len(batches)} batches a fold leave none to time after "
+                 f"the two warm-up batches; use more --songs or a smaller --batch-size")
     songs = real_tokens = 0
     for i, batch in enumerate(batches):
         if i == 2:  # two warm-up batches
