@@ -117,7 +117,10 @@ std::vector<std::string> names_in(const fs::path& dir) {
 // not depend on the disk.
 fs::path scratch_parent() {
   std::error_code ec;
-  if (fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0) return "/dev/shm";
+  // A container's /dev/shm may be as small as 64 MB: use it only with room to spare.
+  if (fs::is_directory("/dev/shm", ec) && ::access("/dev/shm", W_OK) == 0 &&
+      fs::space("/dev/shm", ec).available > (512ull << 20))
+    return "/dev/shm";
   return fs::temp_directory_path();
 }
 
