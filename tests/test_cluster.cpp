@@ -225,7 +225,7 @@ TEST_F(ClusterTest, ResampleDrawsAnEvenShareOfEveryGenreEachEpoch) {
     const auto train_songs = fold.at("songs").at("train").get<std::uint64_t>();
     const auto drawn = fold.at("train").at("songs").get<std::uint64_t>();
     EXPECT_EQ(drawn, train_songs / 4 * 4) << fold.dump();
-    for (const auto n : fold.at("train").at("class_songs"))
+    for (const auto& n : fold.at("train").at("class_songs"))
       EXPECT_EQ(n.get<std::uint64_t>(), train_songs / 4) << fold.dump();
   }
   ASSERT_EQ(outcome.summary.at("test_class_recall").size(), 4u);

@@ -34,8 +34,9 @@ class MappedFile {
 };
 
 // Writes a file atomically: the content goes to "<path>.tmp-<pid>", is flushed
-// and fsync'ed, then renamed over `path`, and the folder is synced. A crash or a full disk leaves the old file intact,
-// so an interrupted run never destroys a checkpoint or a report.
+// and fsync'ed, then renamed over `path`, and the folder is synced. A crash or
+// a full disk leaves the old file intact, so an interrupted run never destroys
+// a checkpoint or a report.
 // `write` receives a stream-like sink; throws Error naming the file on failure.
 class AtomicFile {
  public:

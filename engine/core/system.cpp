@@ -45,4 +45,8 @@ double seconds_since(std::uint64_t start_ns) {
   return static_cast<double>(monotonic_ns() - start_ns) * 1e-9;
 }
 
+double unix_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
 }  // namespace lyre

@@ -11,6 +11,7 @@ std::string host_name();
 std::string utc_timestamp();        // "2026-11-25T04:05:06Z"
 std::string compact_timestamp();    // "20261125-040506", for folder names
 double seconds_since(std::uint64_t start_ns);
+double unix_seconds();               // wall-clock seconds since 1970 (run.json, TensorBoard)
 std::uint64_t monotonic_ns();
 
 }  // namespace lyre

@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <bit>
 #include <cerrno>
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -78,15 +77,11 @@ constexpr std::uint32_t kEventWallTime = 1, kEventStep = 2, kEventFileVersion = 
 // tensorflow.Summary and Summary.Value (tensorflow/core/framework/summary.proto).
 constexpr std::uint32_t kSummaryValue = 1, kValueTag = 1, kValueSimpleValue = 2;
 
-double now_unix_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 // When the line's epoch ended; lines from before Lyre recorded it get the
 // time of writing.
 double ended_at(const json& line) {
   const auto it = line.find("ended_unix_seconds");
-  return it != line.end() && it->is_number() ? it->get<double>() : now_unix_seconds();
+  return it != line.end() && it->is_number() ? it->get<double>() : unix_seconds();
 }
 
 // When the fold's first epoch started: what TensorBoard's relative time axis

@@ -1,6 +1,7 @@
 #include "engine/train/trainer.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -333,8 +334,9 @@ FeederFactory feeder_factory(const Experiment& ex) {
   };
 }
 
-double unix_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+// A fold's test confusion table, relative to the run folder.
+std::string confusion_file(int fold) {
+  return fmt::format("folds/fold-{}/confusion_test.csv", fold);
 }
 
 // Trains one fold from `state` (fresh or from a checkpoint) to its end, or to
@@ -477,8 +479,7 @@ FoldOutcome run_fold(Experiment& ex, int fold, FoldCheckpoint state) {
   // between redoes the last epoch on --resume instead of leaving a gap.
   if (ex.run.writes()) {
     ex.run.fold_dir(fold);
-    ex.run.write_text(fmt::format("folds/fold-{}/confusion_test.csv", fold),
-                      confusion_csv(test, ex.data.corpus.genres()));
+    ex.run.write_text(confusion_file(fold), confusion_csv(test, ex.data.corpus.genres()));
   }
   save(state);
   log::info("fold {}: test loss {:.4f} accuracy {:.3f} macro F1 {:.3f}", fold, test.loss,
@@ -566,6 +567,11 @@ json summarize(const Experiment& ex, const std::vector<FoldOutcome>& folds, doub
   summary["train_seconds_sum"] = train_seconds;
   return summary;
 }
+
+// What write_run_files writes, run.json last: a folder holding run.json has
+// started training and holds the others.
+constexpr std::array<const char*, 4> kRunStartFiles = {"config.yaml", "vocab.txt", "genres.txt",
+                                                       "run.json"};
 
 void write_run_files(const ExperimentConfig& config, const TrainingData& data, RunDirectory& run,
                      BackendKind backend, const ModelSpec& spec, const std::string& kind) {
@@ -659,9 +665,9 @@ json finish_run(const Experiment& ex, const std::vector<FoldOutcome>& folds, dou
     for (const auto& h : f.state.history) history.push_back(h);
   // What a process killed before recording it left unlisted (the fold tables
   // of folds that were finished when the run was resumed, say).
-  std::vector<std::string> written = {"config.yaml", "vocab.txt", "genres.txt", "run.json"};
+  std::vector<std::string> written(kRunStartFiles.begin(), kRunStartFiles.end());
   for (std::size_t f = 0; f < folds.size(); ++f)
-    written.push_back(fmt::format("folds/fold-{}/confusion_test.csv", f));
+    written.push_back(confusion_file(static_cast<int>(f)));
   ex.run.record_unlisted(written);
   ex.run.rewrite_metrics(history);
   auto summary = summarize(ex, folds, wall_seconds);
